@@ -1,0 +1,89 @@
+// swift-tools-version:6.2
+import PackageDescription
+
+// Every target keeps frame pointers: the C frame-pointer walker is how goroutine dumps, the heap sampler
+// and the CPU profiler capture stacks (DESIGN.md rule 4).
+let framePointersSwift: [SwiftSetting] = [.unsafeFlags(["-Xcc", "-fno-omit-frame-pointer"])]
+let framePointersC: [CSetting] = [.unsafeFlags(["-fno-omit-frame-pointer"])]
+
+let package = Package(
+    name: "Goroutines",
+    platforms: [.macOS(.v15)],
+    products: [
+        .library(name: "Goroutines", targets: ["Goroutines"]),
+        .library(name: "Profiling", targets: ["Profiling"]),
+        .library(name: "DebugServer", targets: ["DebugServer"]),
+        .executable(name: "goroutines-demo", targets: ["GoroutinesDemo"]),
+        .executable(name: "goroutines-bench", targets: ["GoroutinesBench"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.0"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.0"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+    ],
+    targets: [
+        // C and assembly: the context switch and stack mapping.
+        .target(name: "CStackSwitch", cSettings: framePointersC),
+        // C that must be async-signal-safe or run inside malloc.
+        .target(name: "CSampling", cSettings: framePointersC, linkerSettings: [.linkedLibrary("dl")]),
+        .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
+        .systemLibrary(name: "CNghttp2", pkgConfig: "libnghttp2", providers: [.apt(["libnghttp2-dev"])]),
+
+        // PC -> Swift names, files, lines; image mappings with build ids. Below the runtime because fatal
+        // dumps (deadlock, panic) print symbolized tracebacks.
+        .target(name: "Symbolication", dependencies: ["CSampling"], swiftSettings: framePointersSwift),
+        .target(
+            name: "Goroutines",
+            dependencies: ["CStackSwitch", "CSampling", "Symbolication"],
+            swiftSettings: framePointersSwift
+        ),
+        .target(
+            name: "Profiling",
+            dependencies: ["Goroutines", "Symbolication", "CSampling", "CZlib"],
+            swiftSettings: framePointersSwift
+        ),
+        .target(
+            name: "DebugServer",
+            dependencies: [
+                "Profiling", "Goroutines", "CNghttp2",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: framePointersSwift
+        ),
+        .executableTarget(
+            name: "GoroutinesDemo",
+            dependencies: [
+                "Goroutines", "Profiling", "DebugServer",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: framePointersSwift
+        ),
+        .executableTarget(
+            name: "GoroutinesBench",
+            dependencies: ["Goroutines", "Profiling", "DebugServer"],
+            swiftSettings: framePointersSwift
+        ),
+        // Small programs the tests run as subprocesses (deadlocks, panics, stack overflow, schedtrace).
+        .executableTarget(
+            name: "GoroutinesScenarios",
+            dependencies: ["Goroutines", "Profiling"],
+            path: "Tests/Scenarios",
+            swiftSettings: framePointersSwift
+        ),
+
+        .testTarget(name: "SymbolicationTests", dependencies: ["Symbolication"], swiftSettings: framePointersSwift),
+        .testTarget(
+            name: "GoroutinesTests",
+            dependencies: ["Goroutines"],
+            swiftSettings: framePointersSwift
+        ),
+        .testTarget(name: "ProfilingTests", dependencies: ["Profiling"], swiftSettings: framePointersSwift),
+        .testTarget(
+            name: "DebugServerTests",
+            dependencies: ["DebugServer"],
+            swiftSettings: framePointersSwift
+        ),
+    ]
+)

@@ -1,0 +1,7 @@
+#ifndef CSAMPLING_H
+#define CSAMPLING_H
+// Code that must be async-signal-safe or safe inside malloc: no allocation, no locks, no Swift runtime.
+
+#include "FrameWalk.h"
+
+#endif

@@ -1,0 +1,5 @@
+#ifndef CSTACKSWITCH_H
+#define CSTACKSWITCH_H
+#include <stddef.h>
+#include <stdint.h>
+#endif

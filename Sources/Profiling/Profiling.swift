@@ -1,0 +1,1 @@
+// pprof model, protobuf encoder, gzip, profile builders and text renderers. See DESIGN.md.

@@ -1,0 +1,48 @@
+/// One source-level frame at a program counter. A PC inside inlined code yields several frames,
+/// innermost first; the last one is the function the machine code physically belongs to.
+public struct SymbolicatedFrame: Sendable, Hashable {
+    /// Demangled, readable Swift name (`MyModule.Worker.run(job:)`), or the C symbol; `"?"` when unknown.
+    public var function: String
+    /// The raw linker symbol (mangled for Swift); equals `function` for C symbols.
+    public var systemName: String
+    /// Source file path, or "" when there is no line information.
+    public var file: String
+    /// Source line of the PC, 0 when unknown.
+    public var line: Int
+    /// First line of the function, 0 when unknown.
+    public var startLine: Int
+    /// Entry address of the symbol the PC lies in (for Go's `+0x<pc-entry>` offsets); 0 when unknown.
+    public var entry: UInt
+    /// True for every frame but the last of a PC: the code was inlined into the next frame.
+    public var isInlined: Bool
+
+    public init(function: String, systemName: String, file: String = "", line: Int = 0, startLine: Int = 0,
+                entry: UInt = 0, isInlined: Bool = false) {
+        self.function = function
+        self.systemName = systemName
+        self.file = file
+        self.line = line
+        self.startLine = startLine
+        self.entry = entry
+        self.isInlined = isInlined
+    }
+}
+
+/// An executable mapping of the process (from `/proc/self/maps`), as pprof's Mapping wants it.
+public struct ImageMapping: Sendable, Hashable {
+    public var start: UInt
+    public var limit: UInt
+    public var fileOffset: UInt
+    /// Path of the mapped file ("[vdso]" and the like for anonymous images).
+    public var path: String
+    /// GNU build id as lowercase hex, "" when the image has none.
+    public var buildID: String
+
+    public init(start: UInt, limit: UInt, fileOffset: UInt, path: String, buildID: String) {
+        self.start = start
+        self.limit = limit
+        self.fileOffset = fileOffset
+        self.path = path
+        self.buildID = buildID
+    }
+}

@@ -1,0 +1,6 @@
+import XCTest
+@testable import DebugServer
+
+final class DebugServerSmokeTests: XCTestCase {
+    func testModuleLoads() {}
+}

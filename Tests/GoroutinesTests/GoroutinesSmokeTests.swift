@@ -1,0 +1,6 @@
+import XCTest
+@testable import Goroutines
+
+final class GoroutinesSmokeTests: XCTestCase {
+    func testModuleLoads() {}
+}

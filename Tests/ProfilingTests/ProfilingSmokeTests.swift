@@ -1,0 +1,6 @@
+import XCTest
+@testable import Profiling
+
+final class ProfilingSmokeTests: XCTestCase {
+    func testModuleLoads() {}
+}

@@ -1,0 +1,6 @@
+import XCTest
+@testable import Symbolication
+
+final class SymbolicationSmokeTests: XCTestCase {
+    func testModuleLoads() {}
+}

@@ -150,7 +150,8 @@ final class Scheduler: @unchecked Sendable {
             }
             procsCreated.store(n, ordering: .releasing)
         }
-        for i in 0..<n where self.p(i).status == .dead || (i >= old && self.p(i).m == nil && self.p(i).status == .idle) {
+        // Highest id first, so that popping hands out P0 first (the main thread gets P0, as in Go).
+        for i in (0..<n).reversed() where self.p(i).status == .dead || (i >= old && self.p(i).m == nil && self.p(i).status == .idle) {
             let p = self.p(i)
             if !idlePs.contains(where: { $0 === p }) { pidleput(p) }
         }

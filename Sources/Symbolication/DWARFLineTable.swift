@@ -209,7 +209,8 @@ struct DWARFLineTable {
     }
 
     private static func join(_ directories: [String], _ index: Int, _ name: String) -> String {
-        if name.hasPrefix("/") || index < 0 || index >= directories.count { return name }
+        // "<compiler-generated>" and the like are markers, not paths under the compilation directory.
+        if name.hasPrefix("/") || name.hasPrefix("<") || index < 0 || index >= directories.count { return name }
         let directory = directories[index]
         if directory.isEmpty { return name }
         return directory.hasSuffix("/") ? directory + name : directory + "/" + name

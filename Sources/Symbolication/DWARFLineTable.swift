@@ -52,9 +52,9 @@ struct DWARFLineTable {
             addressSize = Int(try reader.u8())
             _ = try reader.u8()  // segment selector size
         }
-        let headerLength = Int(clamping: try reader.unsigned(size: is64Bit ? 8 : 4))
-        let programStart = reader.offset + headerLength
-        guard programStart <= unitEnd else { throw MalformedData("line header past unit end") }
+        let headerLength = try reader.unsigned(size: is64Bit ? 8 : 4)
+        guard headerLength <= UInt64(unitEnd - reader.offset) else { throw MalformedData("line header past unit end") }
+        let programStart = reader.offset + Int(headerLength)
         let minimumInstructionLength = UInt64(try reader.u8())
         if version >= 4 { _ = try reader.u8() }  // maximum operations per instruction (VLIW only)
         let defaultIsStatement = try reader.u8() != 0
@@ -124,7 +124,7 @@ struct DWARFLineTable {
             if opcode >= opcodeBase {
                 let adjusted = UInt64(opcode - opcodeBase)
                 address &+= (adjusted / lineRange) &* minimumInstructionLength
-                line += lineBase + Int64(adjusted % lineRange)
+                line &+= lineBase &+ Int64(adjusted % lineRange)
                 emitRow()
                 continue
             }
@@ -160,7 +160,7 @@ struct DWARFLineTable {
                 reader.offset = next
             case 1: emitRow()  // copy
             case 2: address &+= (try reader.uleb128()) &* minimumInstructionLength
-            case 3: line += try reader.sleb128()
+            case 3: line &+= try reader.sleb128()
             case 4: file = try reader.uleb128()
             case 5: _ = try reader.uleb128()  // column
             case 6, 7, 10, 11: break  // negate_stmt, basic_block, prologue_end, epilogue_begin

@@ -266,7 +266,9 @@ final class DWARFScopes {
                 guard let low = try? lists.unsigned(size: size), let high = try? lists.unsigned(size: size) else { break }
                 if low == 0 && high == 0 { break }
                 if low == baseSelector { base = high; continue }
-                if base &+ low != 0, low < high { result.append((base &+ low)..<(base &+ high)) }
+                let start = base &+ low
+                let end = base &+ high
+                if start != 0, start < end { result.append(start..<end) }
             }
         }
         return result

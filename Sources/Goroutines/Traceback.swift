@@ -100,7 +100,7 @@ public enum GoroutineTraceback {
 
     private static let internalMarkers = [
         "Goroutines.Scheduler.", "goroutineEntry", "runGoroutineBody", "Goroutines.RuntimeLock.",
-        "goroutinePanic", "captureCallerStack", "Goroutines.RuntimeSnapshot.",
+        "goroutinePanic", "captureCallerStack", "Goroutines.RuntimeSnapshot.", "Goroutines.Waiter.",
     ]
 
     /// Go quotes a label key or value only when it has characters outside [A-Za-z0-9._/].

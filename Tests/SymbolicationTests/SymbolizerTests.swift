@@ -12,20 +12,20 @@ final class ProbeWorker {
     @inline(never)
     init(name: String) {
         self.name = name
-        initProbe = (UInt(gr_caller_return_address()), #line)
+        initProbe = (UInt(gr_probe_return_address()), #line)
     }
 
     static let runDeclarationLine = #line + 2
     @inline(never)
     func run(job: Int) -> (pc: UInt, line: Int) {
-        let probe = (UInt(gr_caller_return_address()), #line)
+        let probe = (UInt(gr_probe_return_address()), #line)
         return (probe.0 &+ UInt(job & 0), probe.1)
     }
 }
 
 @inline(never)
 func probeClosureOwner() -> (pc: UInt, line: Int) {
-    let closure = { () -> (UInt, Int) in (UInt(gr_caller_return_address()), #line) }
+    let closure = { () -> (UInt, Int) in (UInt(gr_probe_return_address()), #line) }
     let probe = closure()
     return (probe.0, probe.1)
 }

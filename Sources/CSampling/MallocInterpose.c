@@ -166,5 +166,14 @@ int gr_malloc_family_interposed_count(void) {
     return count;
 }
 
+void gr_malloc_read_info(gr_malloc_info *out) {
+    struct mallinfo2 info = mallinfo2();
+    out->arena = info.arena;
+    out->mmapped = info.hblkhd;
+    out->in_use = info.uordblks;
+    out->free_in_arenas = info.fordblks;
+    out->releasable = info.keepcost;
+}
+
 void *gr_libc_malloc(size_t size) { return __libc_malloc(size); }
 void gr_libc_free(void *ptr) { __libc_free(ptr); }

@@ -21,6 +21,17 @@ int gr_malloc_family_size(void);
 const char *gr_malloc_family_name(int index);
 int gr_malloc_family_member_interposed(int index);
 
+/// glibc's own view of its heap (mallinfo2, summed over all arenas), in bytes.
+typedef struct {
+    size_t arena;             // bytes obtained with sbrk/arena mmaps for small blocks
+    size_t mmapped;           // bytes in blocks served by their own mmap
+    size_t in_use;            // bytes in blocks handed out (excluding mmapped ones)
+    size_t free_in_arenas;    // bytes free inside the arenas
+    size_t releasable;        // bytes at the top of the main arena that malloc_trim could release
+} gr_malloc_info;
+
+void gr_malloc_read_info(gr_malloc_info *out);
+
 /// glibc's allocator without our hook, for benchmarks that compare against the bare cost.
 void *gr_libc_malloc(size_t size);
 void gr_libc_free(void *ptr);

@@ -4,5 +4,7 @@
 
 #include "FrameWalk.h"
 #include "SymbolicationProbe.h"
+#include "HeapSampler.h"
+#include "MallocInterpose.h"
 
 #endif

@@ -92,11 +92,12 @@ enum SwiftNameFormatter {
                 text.removeFirst(7)
                 changed = true
             }
+            // The demangler's specialization parameters are not always bracket-balanced (closure
+            // propagation prints "[Closure Propagated : …, Argument Types : []>"), so look for "> of ".
             for prefix in bracketed where text.starts(with: Array(prefix.utf8)) {
-                let open = prefix.utf8.count - 1
-                guard let close = matchingClose(text, open, text.count) else { continue }
-                guard text[(close + 1)...].starts(with: Literal.of) else { continue }
-                text.removeFirst(close + 1 + Literal.of.count)
+                guard let close = find(Literal.closeOf, in: text, from: prefix.utf8.count, to: text.count,
+                                       bracketAware: false) else { continue }
+                text.removeFirst(close + Literal.closeOf.count)
                 changed = true
             }
         }
@@ -119,6 +120,10 @@ enum SwiftNameFormatter {
                     appendLabels(text, from: index + 1, to: close, into: &output)
                     output.append(UInt8(ascii: ")"))
                     index = skipEffectsAndReturnType(text, after: close + 1, end: end)
+                } else if let name = privateDeclarationName(text, from: index + 1, to: close) {
+                    // "(name in _0123ABCD)" is a fileprivate/private declaration's discriminator.
+                    output.append(contentsOf: name)
+                    index = close + 1
                 } else if text[(index + 1)..<close].starts(with: Literal.extensionIn),
                           close + 1 < end, text[close + 1] == UInt8(ascii: ":") {
                     index = close + 2  // "(extension in Module):" says where an extension lives; not needed
@@ -159,8 +164,9 @@ enum SwiftNameFormatter {
                     index = endOfType(text, from: digitsEnd + 1, end: end)
                 }
             case UInt8(ascii: " "):
-                if text[index..<end].starts(with: Literal.unmangledSuffix) {
-                    index = end
+                if text[index..<end].starts(with: Literal.unmangledSuffix)
+                    || text[index..<end].starts(with: Literal.thunkSignature) {
+                    index = end  // thunks: "… from @callee_guaranteed (…) -> … to …" is noise in a profile
                 } else if text[index..<end].starts(with: Literal.typeAnnotation), typeAnnotationFollowsName(output) {
                     index = endOfType(text, from: index + 3, end: end)  // "x.getter : Swift.Int"
                 } else {
@@ -282,22 +288,36 @@ enum SwiftNameFormatter {
         return nil
     }
 
-    private static func find(_ needle: [UInt8], in text: [UInt8], from start: Int, to end: Int) -> Int? {
+    private static func find(_ needle: [UInt8], in text: [UInt8], from start: Int, to end: Int,
+                             bracketAware: Bool = true) -> Int? {
         guard end - start >= needle.count else { return nil }
         var depth = 0
         for index in start...(end - needle.count) {
             let byte = text[index]
-            if byte == UInt8(ascii: "(") || byte == UInt8(ascii: "[") || byte == UInt8(ascii: "<") { depth += 1 }
-            if byte == UInt8(ascii: ")") || byte == UInt8(ascii: "]") || byte == UInt8(ascii: ">") { depth -= 1 }
+            if bracketAware {
+                if byte == UInt8(ascii: "(") || byte == UInt8(ascii: "[") || byte == UInt8(ascii: "<") { depth += 1 }
+                if byte == UInt8(ascii: ")") || byte == UInt8(ascii: "]") || byte == UInt8(ascii: ">") { depth -= 1 }
+            }
             if depth == 0, text[index..<(index + needle.count)].elementsEqual(needle) { return index }
         }
         return nil
     }
 
+    /// For "name in _0123ABCD" (the inside of a private declaration's parentheses), the name.
+    private static func privateDeclarationName(_ text: [UInt8], from start: Int, to end: Int) -> ArraySlice<UInt8>? {
+        guard let separator = find(Literal.privateDiscriminator, in: text, from: start, to: end, bracketAware: false),
+              separator > start, !text[start..<separator].contains(UInt8(ascii: " ")) else { return nil }
+        let discriminator = text[(separator + Literal.privateDiscriminator.count)..<end]
+        guard !discriminator.isEmpty, discriminator.allSatisfy({ isNameByte($0) && $0 != UInt8(ascii: ">") }) else { return nil }
+        return text[start..<separator]
+    }
+
     /// Byte patterns the shortener looks for, built once.
     private enum Literal {
         static let merged = Array("merged ".utf8)
-        static let of = Array(" of ".utf8)
+        static let closeOf = Array("> of ".utf8)
+        static let thunkSignature = Array(" from @".utf8)
+        static let privateDiscriminator = Array(" in _".utf8)
         static let extensionIn = Array("extension in ".utf8)
         static let whereClause = Array(" where ".utf8)
         static let inSeparator = Array(" in ".utf8)

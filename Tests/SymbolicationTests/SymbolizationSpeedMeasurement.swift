@@ -1,4 +1,5 @@
 import Foundation
+@_spi(Internal) import Runtime
 import XCTest
 @testable import Symbolication
 
@@ -54,6 +55,12 @@ final class SymbolizationSpeedMeasurement: XCTestCase {
             var lineRows = 0
             let lines = time { lineRows = sections.hasLineInfo ? DWARFLineTable(sections: sections).rows.count : 0 }
             let scopes = time { if sections.hasInfo { _ = DWARFScopes(sections: sections) } }
+            // Everything an image loads on its first lookup, including a separate debug file if installed.
+            let image = ImageSymbolizer(file: file)
+            let textStart = file.section(named: ".text")?.address ?? 0
+            let firstLookup = time { _ = image.frames(at: textStart + 64, bias: 0) }
+            breakdown += "  \((path as NSString).lastPathComponent): first lookup (all tables) "
+                + "\(String(format: "%.2f", firstLookup)) ms\n"
             breakdown += "  \((path as NSString).lastPathComponent): open \(String(format: "%.2f", open)) ms, "
                 + "\(symbols) symbols \(String(format: "%.2f", table)) ms, \(lineRows) line rows "
                 + "\(String(format: "%.2f", lines)) ms, unit index \(String(format: "%.2f", scopes)) ms\n"
@@ -64,7 +71,23 @@ final class SymbolizationSpeedMeasurement: XCTestCase {
         let shorten = time { for name in demangled { _ = SwiftNameFormatter.simplify(name) } }
         breakdown += "  \(names.count) distinct symbols: swift_demangle \(String(format: "%.2f", demangle)) ms, "
             + "shortening \(String(format: "%.2f", shorten)) ms\n"
-        print(breakdown)
+        // The same PCs through the toolchain's Runtime module, for comparison (option (a) in the design).
+        // Takes seconds, hence its own switch.
+        if ProcessInfo.processInfo.environment["SYMBOLICATION_MEASURE_RUNTIME"] == "1" {
+        let images = ImageMap.capture()
+        let backtrace = Backtrace(architecture: "x86_64", frames: pcs.map { RichFrame<UInt>.programCounter($0) },
+                                  images: images)
+        var runtimeNamed = 0
+        let runtimeFull = time {
+            runtimeNamed = backtrace.symbolicated(with: images, options: .default)?.frames
+                .filter { $0.symbol != nil && !$0.inlined }.count ?? 0
+        }
+        let runtimeFullAgain = time { _ = backtrace.symbolicated(with: images, options: .default) }
+        let runtimeNamesOnly = time { _ = backtrace.symbolicated(with: images, options: [.useSymbolCache]) }
+        breakdown += "  Runtime module: .default (inline + lines) \(String(format: "%.1f", runtimeFull)) ms "
+            + "(\(runtimeNamed) named), again \(String(format: "%.1f", runtimeFullAgain)) ms, "
+            + "names only \(String(format: "%.1f", runtimeNamesOnly)) ms\n"
+        }
         print("""
             symbolization: \(pcs.count) unique PCs (\(named) named) over \(interesting.count) mappings
               cold batch (fresh symbolizer, opens images, parses symbols/DWARF): \(String(format: "%.1f", cold)) ms
@@ -73,5 +96,6 @@ final class SymbolizationSpeedMeasurement: XCTestCase {
               warm one-by-one: \(String(format: "%.2f", warmSingles)) ms
               100,000 lookups of 50 unique PCs (batch): \(String(format: "%.2f", dump)) ms
             """)
+        print(breakdown)
     }
 }

@@ -68,6 +68,8 @@ let package = Package(
             dependencies: ["Goroutines", "Profiling", "DebugServer"],
             swiftSettings: framePointersSwift
         ),
+        // Heap sampler overhead benchmark (malloc/free pairs, Swift allocation workload, sampling on vs off).
+        .executableTarget(name: "HeapBench", dependencies: ["CSampling"], swiftSettings: framePointersSwift),
         // Small programs the tests run as subprocesses (deadlocks, panics, stack overflow, schedtrace).
         .executableTarget(
             name: "GoroutinesScenarios",

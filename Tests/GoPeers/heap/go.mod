@@ -1,0 +1,3 @@
+module goroutines/gopeers/heap
+
+go 1.27

@@ -15,6 +15,7 @@ let package = Package(
         .library(name: "DebugServer", targets: ["DebugServer"]),
         .executable(name: "goroutines-demo", targets: ["GoroutinesDemo"]),
         .executable(name: "goroutines-bench", targets: ["GoroutinesBench"]),
+        .executable(name: "profiling-bench", targets: ["ProfilingBench"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.0"),
@@ -60,6 +61,8 @@ let package = Package(
             ],
             swiftSettings: framePointersSwift
         ),
+        // Profile-encoding benchmark beside its Go peer (Tests/GoPeers/profiling).
+        .executableTarget(name: "ProfilingBench", dependencies: ["Profiling", "Symbolication"], swiftSettings: framePointersSwift),
         .executableTarget(
             name: "GoroutinesBench",
             dependencies: ["Goroutines", "Profiling", "DebugServer"],

@@ -1,1 +1,26 @@
-print("not built yet")
+import Goroutines
+#if canImport(Glibc)
+import Glibc
+#endif
+
+// Usage: goroutines-bench <benchmark> [size]. Prints one JSON line per result.
+let args = CommandLine.arguments
+let name = args.count > 1 ? args[1] : "help"
+let size = args.count > 2 ? Int(args[2]) : nil
+
+let benchmarks: [String: @Sendable () -> [BenchResult]] = [
+    "raw_switch": { [benchRawSwitch(iterations: size ?? 10_000_000)] },
+    "spawn_join": { [benchSpawnJoin(iterations: size ?? 200_000)] },
+    "fib": { [benchFib(goroutines: size ?? 100_000, n: 20)] },
+    "parked": { benchParked(goroutines: size ?? 100_000) },
+    "gosched_ping": { [benchGoschedPing(iterations: size ?? 2_000_000)] },
+    "sleep": { [benchSleep(goroutines: size ?? 10_000)] },
+]
+
+guard let bench = benchmarks[name] else {
+    print("usage: goroutines-bench <\(benchmarks.keys.sorted().joined(separator: "|"))> [size]")
+    exit(name == "help" ? 0 : 64)
+}
+Go.main {
+    for result in bench() { print(result.json) }
+}

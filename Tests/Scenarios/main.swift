@@ -1,1 +1,112 @@
-print("not built yet")
+import Goroutines
+#if canImport(Glibc)
+import Glibc
+#endif
+
+// Small programs that the tests run as subprocesses, one per scenario name, to check exit codes and the
+// exact stderr of fatal errors, schedtrace output and behaviour that needs a process of its own.
+
+func fib(_ n: Int) -> Int { n < 2 ? n : fib(n - 1) + fib(n - 2) }
+
+@inline(never) func recurse(_ depth: Int) -> Int {
+    var pad = (depth, depth, depth, depth)
+    withUnsafeMutablePointer(to: &pad) { _ in }
+    return recurse(depth + 1) + pad.0
+}
+
+let scenarios: [String: @Sendable () throws -> Void] = [
+    "hello": {
+        let wg = WaitGroup()
+        let results = ResultsBox(count: 100)
+        for i in 0..<100 {
+            wg.go { results.set(i, fib(15)) }
+        }
+        wg.wait()
+        print("sum=\(results.sum())")
+    },
+    "deadlock-wg": {
+        let wg = WaitGroup()
+        wg.add(1)
+        wg.wait()
+    },
+    "goexit-style": {
+        // Main blocks forever with nothing else alive: "all goroutines are asleep".
+        let wg = WaitGroup()
+        wg.add(1)
+        go { wg.wait() }
+        wg.wait()
+    },
+    "panic": {
+        struct Kaboom: Error, CustomStringConvertible { var description: String { "kaboom" } }
+        throw Kaboom()
+    },
+    "negative-wg": {
+        WaitGroup().done()
+    },
+    "stack-overflow": {
+        let wg = WaitGroup()
+        wg.go { _ = recurse(0) }
+        wg.wait()
+    },
+    "syscall-handoff": {
+        // GOMAXPROCS=1: one goroutine blocks the thread for 200 ms; the other keeps counting meanwhile.
+        Go.setMaxProcs(1)
+        let counter = ResultsBox(count: 1)
+        let wg = WaitGroup()
+        wg.go {
+            Go.blockingCall { _ = usleep(200_000) }
+        }
+        wg.go {
+            let end = ContinuousClock.now + .milliseconds(150)
+            while ContinuousClock.now < end {
+                counter.set(0, counter.get(0) + 1)
+                Go.yield()
+            }
+        }
+        wg.wait()
+        print("progress=\(counter.get(0))")
+    },
+    "sleep": {
+        let start = ContinuousClock.now
+        Go.sleep(for: .milliseconds(50))
+        print("slept=\((ContinuousClock.now - start) >= .milliseconds(50))")
+    },
+    "schedtrace": {
+        let wg = WaitGroup()
+        for _ in 0..<4 {
+            wg.go {
+                let end = ContinuousClock.now + .milliseconds(1200)
+                while ContinuousClock.now < end { _ = fib(20); Go.yield() }
+            }
+        }
+        wg.wait()
+    },
+]
+
+/// Shared results with plain synchronization (the scenarios test the runtime, not Swift concurrency).
+final class ResultsBox: @unchecked Sendable {
+    private var values: [Int]
+    private let lock = NSLockish()
+    init(count: Int) { values = Array(repeating: 0, count: count) }
+    func set(_ i: Int, _ v: Int) { lock.locked { values[i] = v } }
+    func get(_ i: Int) -> Int { lock.locked { values[i] } }
+    func sum() -> Int { lock.locked { values.reduce(0, +) } }
+}
+
+final class NSLockish: @unchecked Sendable {
+    private var mutex = pthread_mutex_t()
+    init() { pthread_mutex_init(&mutex, nil) }
+    func locked<T>(_ body: () -> T) -> T {
+        pthread_mutex_lock(&mutex)
+        defer { pthread_mutex_unlock(&mutex) }
+        return body()
+    }
+}
+
+let args = CommandLine.arguments
+guard args.count == 2, let scenario = scenarios[args[1]] else {
+    let names = scenarios.keys.sorted().joined(separator: ", ")
+    print("usage: \(args.first ?? "scenarios") <scenario>\nscenarios: \(names)")
+    exit(64)
+}
+Go.main(scenario)

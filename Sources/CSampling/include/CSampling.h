@@ -3,6 +3,7 @@
 // Code that must be async-signal-safe or safe inside malloc: no allocation, no locks, no Swift runtime.
 
 #include "FrameWalk.h"
+#include "SymbolicationProbe.h"
 #include "HeapSampler.h"
 #include "MallocInterpose.h"
 

@@ -1,0 +1,28 @@
+#define _GNU_SOURCE
+#include "CStackSwitch.h"
+#include <sys/mman.h>
+#include <errno.h>
+
+#ifndef MADV_GUARD_INSTALL
+#define MADV_GUARD_INSTALL 102   // Linux >= 6.13: guard pages edited into page tables, no new VMA
+#endif
+
+void *gr_stack_reserve(size_t bytes) {
+    void *p = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    return p == MAP_FAILED ? NULL : p;
+}
+
+int gr_stack_guard(void *addr, size_t len, bool allow_mprotect) {
+    if (madvise(addr, len, MADV_GUARD_INSTALL) == 0) return 1;
+    if (allow_mprotect && mprotect(addr, len, PROT_NONE) == 0) return 2;
+    return 0;
+}
+
+void gr_stack_discard(void *addr, size_t len) {
+    // MADV_DONTNEED keeps MADV_GUARD guards (they survive it by design) and zero-fills on next touch.
+    madvise(addr, len, MADV_DONTNEED);
+}
+
+void gr_stack_unmap(void *addr, size_t len) {
+    munmap(addr, len);
+}

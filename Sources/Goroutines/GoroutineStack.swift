@@ -1,0 +1,90 @@
+import CStackSwitch
+import Synchronization
+
+/// One goroutine stack: [guardLow, low) is the guard region, [low, high) usable, growing down from high.
+struct GoroutineStack {
+    var guardLow: UInt
+    var low: UInt
+    var high: UInt
+
+    var size: Int { Int(high - low) }
+}
+
+/// Hands out goroutine stacks carved from large MAP_NORESERVE reservations (pages are committed only when
+/// touched). Each stack has a guard region below it installed with MADV_GUARD_INSTALL, which edits page
+/// tables instead of creating VMAs, so a million stacks stay far under vm.max_map_count. Where the kernel
+/// lacks it, mprotect guards are used for the first `mprotectGuardBudget` stacks (2 VMAs each) and later
+/// stacks go unguarded, with a canary word checked at every switch instead.
+final class StackAllocator: @unchecked Sendable {
+    static let pageSize = 4096
+    static let stacksPerReservation = 64
+    static let mprotectGuardBudget = 24_000
+    /// Written at the lowest usable word of unguarded stacks; a changed canary means the stack overflowed.
+    static let canary: UInt = 0x9E37_79B9_7F4A_7C15
+
+    let stackSize: Int
+    let guardSize = StackAllocator.pageSize
+    private let lock = RuntimeLock()
+    private var fresh: [GoroutineStack] = []
+    private var mprotectGuards = 0
+    private(set) var guardMode = GuardMode.unknown
+
+    enum GuardMode: String { case unknown, madviseGuard = "MADV_GUARD_INSTALL", mprotect, canary }
+
+    init(stackSize: Int) {
+        let pages = max(4, (stackSize + Self.pageSize - 1) / Self.pageSize)
+        self.stackSize = pages * Self.pageSize
+    }
+
+    /// A new stack, or a fatal error naming the limit when address space runs out.
+    func allocate() -> GoroutineStack {
+        lock.lock()
+        if fresh.isEmpty { reserveMore() }
+        let stack = fresh.removeLast()
+        lock.unlock()
+        return stack
+    }
+
+    private func reserveMore() {
+        let slot = guardSize + stackSize
+        let bytes = slot * Self.stacksPerReservation
+        guard let base = gr_stack_reserve(bytes) else {
+            fatalRuntimeError("out of memory: cannot reserve \(bytes) bytes for goroutine stacks (stack size \(stackSize) bytes; lower it with GOROUTINES_STACK_SIZE)")
+        }
+        let start = UInt(bitPattern: base)
+        for i in (0..<Self.stacksPerReservation).reversed() {
+            let guardLow = start + UInt(i * slot)
+            var stack = GoroutineStack(guardLow: guardLow, low: guardLow + UInt(guardSize), high: guardLow + UInt(slot))
+            installGuard(&stack)
+            fresh.append(stack)
+        }
+    }
+
+    private func installGuard(_ stack: inout GoroutineStack) {
+        let allowMprotect = mprotectGuards < Self.mprotectGuardBudget
+        switch gr_stack_guard(UnsafeMutableRawPointer(bitPattern: stack.guardLow), guardSize, allowMprotect) {
+        case 1:
+            guardMode = .madviseGuard
+        case 2:
+            mprotectGuards += 1
+            if guardMode != .madviseGuard { guardMode = .mprotect }
+        default:
+            // No guard: the region below `low` is ordinary memory; the canary catches overflows late.
+            guardMode = .canary
+            stack.guardLow = stack.low
+            UnsafeMutablePointer<UInt>(bitPattern: stack.low)!.pointee = Self.canary
+        }
+    }
+
+    /// Drops the committed pages of a stack that goes into a long-term cache.
+    func discardPages(_ stack: GoroutineStack) {
+        gr_stack_discard(UnsafeMutableRawPointer(bitPattern: stack.low), stack.size)
+        if stack.guardLow == stack.low {
+            UnsafeMutablePointer<UInt>(bitPattern: stack.low)!.pointee = Self.canary
+        }
+    }
+
+    static func canaryIntact(_ stack: GoroutineStack) -> Bool {
+        stack.guardLow != stack.low || UnsafeMutablePointer<UInt>(bitPattern: stack.low)!.pointee == canary
+    }
+}

@@ -1,1 +1,0 @@
-// The runtime: G, M, P, run queues, timers, sysmon, channels, sync. See DESIGN.md.

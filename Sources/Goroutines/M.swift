@@ -1,0 +1,70 @@
+import CStackSwitch
+import Synchronization
+
+/// What the scheduler does on an M's own stack after its goroutine switched away.
+enum AfterSwitch {
+    case none
+    /// Park the goroutine, then run the commit (usually unlocking what guarded the decision).
+    case park(ParkCommit?)
+    /// Gosched: back to the global queue.
+    case yield
+    /// The goroutine finished.
+    case exit
+    /// Leaving a blocking call found no P: queue the goroutine and stop this M.
+    case exitBlockingCallWithoutP
+}
+
+/// An OS thread. It runs the scheduler loop on its own (native) stack, the "g0" context, and switches
+/// into goroutines from there.
+final class M: @unchecked Sendable {
+    let id: Int
+    /// The scheduler loop's saved registers while a goroutine runs on this thread.
+    let g0Context: UnsafeMutablePointer<gr_context>
+    let note: UnsafeMutablePointer<gr_note>
+    unowned(unsafe) var curG: G?
+    /// Mirror of curG's id for snapshots from other threads (0 = none).
+    let curGID = Atomic<Int64>(0)
+    unowned(unsafe) var p: P?
+    /// Mirror of p's id for snapshots (-1 = none).
+    let pID = Atomic<Int>(-1)
+    /// A P handed to this M while it slept (set under the scheduler lock).
+    unowned(unsafe) var nextP: P?
+    /// The P this M held when its goroutine entered a blocking call.
+    unowned(unsafe) var oldP: P?
+    var spinning = false
+    let spinningFlag = Atomic<Bool>(false)
+    /// Sleeping in the idle list.
+    let blocked = Atomic<Bool>(false)
+    unowned(unsafe) var lockedG: G?
+    let lockedGID = Atomic<Int64>(0)
+    var pending = AfterSwitch.none
+    var tid: Int32 = 0
+    /// Return addresses of the code that caused this thread's creation (threadcreate profile).
+    var creationStack: [UInt] = []
+    /// sysmon and other runtime threads that never run goroutines.
+    let isSystem: Bool
+
+    init(id: Int, isSystem: Bool = false) {
+        self.id = id
+        self.isSystem = isSystem
+        g0Context = .allocate(capacity: 1)
+        g0Context.initialize(to: gr_context())
+        note = .allocate(capacity: 1)
+        note.initialize(to: gr_note())
+    }
+
+    func setP(_ p: P?) {
+        self.p = p
+        pID.store(p?.id ?? -1, ordering: .relaxed)
+    }
+
+    func setSpinning(_ on: Bool) {
+        spinning = on
+        spinningFlag.store(on, ordering: .relaxed)
+    }
+
+    @inline(__always) static var current: M? {
+        guard let raw = gr_tls_current_m() else { return nil }
+        return Unmanaged<M>.fromOpaque(raw).takeUnretainedValue()
+    }
+}

@@ -1,0 +1,35 @@
+import Synchronization
+
+/// P status values as Go numbers them (scheddetail prints them).
+enum PStatus: UInt32 {
+    case idle = 0, running = 1, syscall = 2, gcstop = 3, dead = 4
+}
+
+/// A processor: the right to run goroutines. GOMAXPROCS of them exist; an M must hold one to run Go code.
+final class P: @unchecked Sendable {
+    let id: Int
+    let statusWord = Atomic<UInt32>(PStatus.idle.rawValue)
+    /// The M holding this P (nil when idle).
+    unowned(unsafe) var m: M?
+    let runq = RunQueue()
+    /// A goroutine readied by this P's current goroutine, run next (inheriting the time slice), so
+    /// ping-pong between two goroutines never goes through the queue or another thread.
+    let runnext = Atomic<UInt>(0)
+    let timers = TimerHeap()
+    let schedtick = Atomic<UInt>(0)
+    let syscalltick = Atomic<UInt>(0)
+    /// Dead Gs with their stacks, for cheap spawns (owner only).
+    var freeGs: [G] = []
+    /// sysmon's view: the syscalltick and time it last saw, to detect long blocking calls.
+    var sysmonTick: UInt = 0
+    var sysmonWhen: Int64 = 0
+
+    init(id: Int) { self.id = id }
+
+    var status: PStatus {
+        get { PStatus(rawValue: statusWord.load(ordering: .acquiring)) ?? .idle }
+        set { statusWord.store(newValue.rawValue, ordering: .releasing) }
+    }
+
+    var hasRunnableWork: Bool { !runq.isEmpty || runnext.load(ordering: .acquiring) != 0 }
+}

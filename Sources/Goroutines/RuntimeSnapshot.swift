@@ -1,0 +1,151 @@
+import CStackSwitch
+
+/// A goroutine as seen by a snapshot: what dumps and profiles need, copied out so it stays valid.
+public struct GoroutineSnapshot: Sendable {
+    public var id: Int64
+    public var status: GoroutineStatus
+    public var waitReason: WaitReason
+    /// How long it has been waiting or in a blocking call (zero otherwise).
+    public var waitDuration: Duration
+    /// Return addresses, leaf first. Empty for a goroutine running on another thread (never walked) and for
+    /// one that has not started yet.
+    public var stack: [UInt]
+    /// Return address in the function that spawned it, 0 for the main goroutine.
+    public var creatorPC: UInt
+    public var parentID: Int64
+    public var labels: [GoroutineLabel]
+    public var lockedToThread: Bool
+    /// The goroutine that took the snapshot (shown as running, with its own stack).
+    public var isCurrent: Bool
+}
+
+/// A P as scheddetail prints it.
+public struct ProcessorSnapshot: Sendable {
+    public var id: Int
+    public var status: UInt32
+    public var schedtick: UInt
+    public var syscalltick: UInt
+    public var threadID: Int?
+    public var runQueueLength: Int
+    public var freeGoroutines: Int
+    public var timers: Int
+}
+
+/// An M (OS thread) as scheddetail and the threadcreate profile need it.
+public struct ThreadSnapshot: Sendable {
+    public var id: Int
+    public var processorID: Int?
+    public var currentGoroutineID: Int64?
+    public var spinning: Bool
+    public var blocked: Bool
+    public var lockedGoroutineID: Int64?
+    /// Return addresses of the code that made the runtime create this thread, leaf first.
+    public var creationStack: [UInt]
+}
+
+/// The scheduler-wide counters of a SCHED line.
+public struct SchedulerSummary: Sendable {
+    public var gomaxprocs: Int
+    public var idleProcs: Int
+    public var threads: Int
+    public var spinningThreads: Int
+    public var idleThreads: Int
+    public var globalRunQueue: Int
+    public var lockedIdleThreads: Int
+    public var localRunQueues: [Int]
+    public var schedticks: [UInt]
+}
+
+/// Read-only views of the runtime for schedtrace, profiles and the debug server. Nothing here blocks the
+/// scheduler: a parked goroutine is pinned (its scan lock held) only while its stack is walked, and a
+/// running one is never walked.
+public enum RuntimeSnapshot {
+    /// All live goroutines in creation order of their G records (Go's allgs order), the caller first if
+    /// it is a goroutine. `maxDepth` bounds each stack walk.
+    public static func goroutines(withStacks: Bool = true, maxDepth: Int = 1024) -> [GoroutineSnapshot] {
+        let sched = Scheduler.shared
+        let me = M.current?.curG
+        let now = sched.coarseNow.load(ordering: .relaxed)
+        var result: [GoroutineSnapshot] = []
+        var current: GoroutineSnapshot?
+        for g in sched.goroutinesCopy() {
+            var snap: GoroutineSnapshot
+            if g === me {
+                snap = make(g, status: .running, now: now, isCurrent: true)
+                if withStacks { snap.stack = Array(captureCallerStack(maxDepth: maxDepth).dropFirst()) }
+                current = snap
+                continue
+            }
+            let status = g.status
+            if status == .dead || status == .idle || g.id == 0 { continue }
+            if withStacks && g.scanLock.compareExchange(expected: false, desired: true, ordering: .acquiring).exchanged {
+                let pinned = g.status
+                if pinned == .dead || pinned == .idle {
+                    g.scanLock.store(false, ordering: .releasing)
+                    continue
+                }
+                snap = make(g, status: pinned, now: now, isCurrent: false)
+                snap.stack = walkGoroutineStack(g, maxDepth: maxDepth)
+                g.scanLock.store(false, ordering: .releasing)
+            } else {
+                snap = make(g, status: withStacks ? .running : status, now: now, isCurrent: false)
+            }
+            result.append(snap)
+        }
+        if let current { result.insert(current, at: 0) }
+        return result
+    }
+
+    private static func make(_ g: G, status: GoroutineStatus, now: Int64, isCurrent: Bool) -> GoroutineSnapshot {
+        var waited: Int64 = 0
+        if status == .waiting { waited = max(0, now - g.waitSince) }
+        if status == .syscall { waited = max(0, now - g.syscallSince) }
+        return GoroutineSnapshot(
+            id: g.id, status: status, waitReason: status == .waiting ? g.waitReason : .zero,
+            waitDuration: .nanoseconds(waited), stack: [], creatorPC: g.creatorPC, parentID: g.parentID,
+            labels: g.labels?.labels ?? [], lockedToThread: g.lockedM != nil, isCurrent: isCurrent)
+    }
+
+    /// Number of live goroutines (Go's runtime.NumGoroutine).
+    public static var goroutineCount: Int {
+        Scheduler.shared.goroutinesCopy().reduce(0) { n, g in
+            let s = g.status
+            return n + ((s == .dead || s == .idle || g.id == 0) ? 0 : 1)
+        }
+    }
+
+    public static func processors() -> [ProcessorSnapshot] {
+        let sched = Scheduler.shared
+        return (0..<sched.procs).map { i in
+            let p = sched.p(i)
+            return ProcessorSnapshot(
+                id: i, status: p.statusWord.load(ordering: .relaxed), schedtick: p.schedtick.load(ordering: .relaxed),
+                syscalltick: p.syscalltick.load(ordering: .relaxed), threadID: p.m?.id, runQueueLength: p.runq.count,
+                freeGoroutines: p.freeGs.count, timers: p.timers.count.load(ordering: .relaxed))
+        }
+    }
+
+    /// All Ms, newest first (Go's allm order).
+    public static func threads() -> [ThreadSnapshot] {
+        Scheduler.shared.allMsCopy().reversed().map { m in
+            let pid = m.pID.load(ordering: .relaxed)
+            let gid = m.curGID.load(ordering: .relaxed)
+            let locked = m.lockedGID.load(ordering: .relaxed)
+            return ThreadSnapshot(
+                id: m.id, processorID: pid >= 0 ? pid : nil, currentGoroutineID: gid > 0 ? gid : nil,
+                spinning: m.spinningFlag.load(ordering: .relaxed), blocked: m.blocked.load(ordering: .relaxed),
+                lockedGoroutineID: locked > 0 ? locked : nil, creationStack: m.creationStack)
+        }
+    }
+
+    public static func summary() -> SchedulerSummary {
+        let sched = Scheduler.shared
+        let ps = (0..<sched.procs).map { sched.p($0) }
+        return SchedulerSummary(
+            gomaxprocs: sched.procs, idleProcs: sched.npidle.load(ordering: .relaxed),
+            threads: sched.mcount.load(ordering: .relaxed), spinningThreads: sched.nmspinning.load(ordering: .relaxed),
+            idleThreads: sched.nmidle.load(ordering: .relaxed), globalRunQueue: sched.globalCount.load(ordering: .relaxed),
+            lockedIdleThreads: sched.nmidlelocked.load(ordering: .relaxed),
+            localRunQueues: ps.map { $0.runq.count }, schedticks: ps.map { $0.schedtick.load(ordering: .relaxed) })
+    }
+}

@@ -1,0 +1,973 @@
+import CStackSwitch
+import Synchronization
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The G/M/P scheduler, as Go's proc.go arranges it: Ps hold run queues, Ms (threads) take a P and run its
+/// goroutines on their own stack ("g0"), idle Ms sleep on a futex note, and a bounded number of Ms spin
+/// looking for work so that a goroutine made runnable is picked up without waiting for a thread wake-up.
+///
+/// Locking: `lock` guards the idle P and M lists, the M list and the global run queue. Counters that hot
+/// paths read without the lock are atomics mirrored under it.
+final class Scheduler: @unchecked Sendable {
+    static let shared = Scheduler()
+    static let maxProcs = 1024
+
+    let lock = RuntimeLock()
+
+    // Ps: a fixed table so readers never race with growth; entries are never removed.
+    private let allpTable: UnsafeMutablePointer<Unmanaged<P>?>
+    let procsCreated = Atomic<Int>(0)
+    let gomaxprocs = Atomic<Int>(0)
+    private var idlePs: [P] = []
+    let npidle = Atomic<Int>(0)
+
+    // Ms
+    private var idleMs: [M] = []
+    let nmidle = Atomic<Int>(0)
+    let nmidlelocked = Atomic<Int>(0)
+    private(set) var allMs: [M] = []
+    let mcount = Atomic<Int>(0)
+    let nmsys = Atomic<Int>(0)
+    let nmspinning = Atomic<Int>(0)
+
+    // Global run queue (under `lock`), count readable without it.
+    private unowned(unsafe) var globalHead: G?
+    private unowned(unsafe) var globalTail: G?
+    let globalCount = Atomic<Int>(0)
+    private var globalFreeGs: [G] = []
+
+    // Goroutines
+    let allgLock = RuntimeLock()
+    private(set) var allGs: [G] = []
+    let goidgen = Atomic<Int64>(0)
+    /// Goroutines inside `blockingCall`.
+    let blockingCalls = Atomic<Int>(0)
+    /// Plain threads blocked on runtime objects (channels, wait groups): they may still wake goroutines.
+    let externalWaiters = Atomic<Int>(0)
+
+    // The one idle M that sleeps with a timeout until the earliest timer.
+    private unowned(unsafe) var timedSleeper: M?
+    private var timedSleeperDeadline = Int64.max
+    let timedSleeperDeadlineMirror = Atomic<Int64>(Int64.max)
+
+    /// True when `Goroutines.main` owns the process: only then can "all goroutines asleep" be proven.
+    let ownsProcess = Atomic<Bool>(false)
+    let started = Atomic<Bool>(false)
+    private let startLock = RuntimeLock()
+    private(set) var stacks = StackAllocator(stackSize: RuntimeConfiguration.defaultStackSize)
+    private(set) var configuration = RuntimeConfiguration.fromEnvironment()
+    /// Coarse monotonic clock (ns), advanced by sysmon; good enough for wait durations.
+    let coarseNow = Atomic<Int64>(0)
+    let startTime = gr_nanotime()
+    let panicking = Atomic<Bool>(false)
+
+    private init() {
+        allpTable = .allocate(capacity: Self.maxProcs)
+        allpTable.initialize(repeating: nil, count: Self.maxProcs)
+        coarseNow.store(startTime, ordering: .relaxed)
+    }
+
+    @inline(__always) func p(_ index: Int) -> P { allpTable[index]!.takeUnretainedValue() }
+
+    var procs: Int { gomaxprocs.load(ordering: .relaxed) }
+
+    // MARK: start-up
+
+    /// Creates the Ps and sysmon once. Safe to call from any thread, any number of times.
+    func ensureStarted() {
+        if started.load(ordering: .acquiring) { return }
+        startLock.lock()
+        defer { startLock.unlock() }
+        if started.load(ordering: .acquiring) { return }
+        stacks = StackAllocator(stackSize: configuration.stackSize)
+        installStackOverflowHandler()
+        resizeProcs(to: configuration.gomaxprocs)
+        started.store(true, ordering: .releasing)
+        Sysmon.start()
+    }
+
+    /// Turns the calling thread into an M that holds a P (used by `Goroutines.main` for the main thread).
+    func adoptCurrentThreadAsM() -> M {
+        let m = newMRecord(isSystem: false)
+        bindThread(m)
+        lock.lock()
+        let p = pidleget()
+        lock.unlock()
+        guard let p else { fatalRuntimeError("no idle P for the main thread") }
+        acquireP(m, p)
+        return m
+    }
+
+    // MARK: Ps
+
+    func acquireP(_ m: M, _ p: P) {
+        m.setP(p)
+        p.m = m
+        p.status = .running
+    }
+
+    @discardableResult
+    func releaseP(_ m: M) -> P {
+        let p = m.p!
+        p.m = nil
+        p.status = .idle
+        m.setP(nil)
+        return p
+    }
+
+    /// Caller holds `lock`.
+    private func pidleput(_ p: P) {
+        if p.id >= procs {
+            p.status = .dead
+            return
+        }
+        p.status = .idle
+        idlePs.append(p)
+        npidle.wrappingAdd(1, ordering: .relaxed)
+    }
+
+    /// Caller holds `lock`.
+    private func pidleget() -> P? {
+        guard let p = idlePs.popLast() else { return nil }
+        npidle.wrappingSubtract(1, ordering: .relaxed)
+        return p
+    }
+
+    /// GOMAXPROCS: grows by adding idle Ps; shrinks by retiring Ps as their Ms next reach the scheduler.
+    @discardableResult
+    func resizeProcs(to requested: Int) -> Int {
+        let n = min(max(1, requested), Self.maxProcs)
+        lock.lock()
+        let old = procs
+        gomaxprocs.store(n, ordering: .relaxed)
+        let created = procsCreated.load(ordering: .relaxed)
+        if n > created {
+            for i in created..<n {
+                let p = P(id: i)
+                allpTable[i] = Unmanaged.passRetained(p)
+            }
+            procsCreated.store(n, ordering: .releasing)
+        }
+        // Highest id first, so that popping hands out P0 first (the main thread gets P0, as in Go).
+        for i in (0..<n).reversed() where self.p(i).status == .dead || (i >= old && self.p(i).m == nil && self.p(i).status == .idle) {
+            let p = self.p(i)
+            if !idlePs.contains(where: { $0 === p }) { pidleput(p) }
+        }
+        if n < old {
+            idlePs.removeAll { p in
+                if p.id >= n {
+                    p.status = .dead
+                    npidle.wrappingSubtract(1, ordering: .relaxed)
+                    return true
+                }
+                return false
+            }
+        }
+        lock.unlock()
+        if old > 0 && n > old { for _ in old..<n { wakep() } }
+        return old
+    }
+
+    /// A running M whose P was retired by a GOMAXPROCS decrease hands its work to the global queue.
+    private func retireP(_ m: M) {
+        let p = releaseP(m)
+        var work = p.runq.drain()
+        let next = p.runnext.exchange(0, ordering: .acquiringAndReleasing)
+        if next != 0 { work.append(G.fromOpaque(next)) }
+        p.timers.lock.lock()
+        let timers = p.timers.removeAll()
+        p.timers.lock.unlock()
+        lock.lock()
+        p.status = .dead
+        for g in work { globalPush(g) }
+        lock.unlock()
+        for t in timers { addTimer(t, to: self.p(0)) }
+        if !work.isEmpty { wakep() }
+    }
+
+    // MARK: run queues
+
+    @inline(__always) func runqput(_ p: P, _ g: G, next: Bool) {
+        var g = g
+        if next {
+            let old = p.runnext.exchange(g.opaque, ordering: .acquiringAndReleasing)
+            if old == 0 { return }
+            g = G.fromOpaque(old)
+        }
+        if !p.runq.push(g) { runqputSlow(p, g) }
+    }
+
+    private func runqputSlow(_ p: P, _ g: G) {
+        var batch: [G] = []
+        if !p.runq.popHalf(into: &batch) {
+            if p.runq.push(g) { return }
+        }
+        batch.append(g)
+        lock.lock()
+        for x in batch { globalPush(x) }
+        lock.unlock()
+    }
+
+    @inline(__always) func runqget(_ p: P) -> G? {
+        let next = p.runnext.load(ordering: .relaxed)
+        if next != 0 && p.runnext.compareExchange(expected: next, desired: 0, ordering: .acquiringAndReleasing).exchanged {
+            return G.fromOpaque(next)
+        }
+        return p.runq.pop()
+    }
+
+    /// Caller holds `lock`.
+    private func globalPush(_ g: G) {
+        g.schedLink = nil
+        if let tail = globalTail { tail.schedLink = g } else { globalHead = g }
+        globalTail = g
+        globalCount.wrappingAdd(1, ordering: .relaxed)
+    }
+
+    /// Caller holds `lock`.
+    private func globalPop() -> G? {
+        guard let g = globalHead else { return nil }
+        globalHead = g.schedLink
+        if globalHead == nil { globalTail = nil }
+        g.schedLink = nil
+        globalCount.wrappingSubtract(1, ordering: .relaxed)
+        return g
+    }
+
+    func globalRunqPut(_ g: G) {
+        lock.lock()
+        globalPush(g)
+        lock.unlock()
+    }
+
+    /// Takes a fair share of the global queue into `p`'s local queue and returns one to run.
+    private func globalRunqGet(_ p: P, max limit: Int) -> G? {
+        lock.lock()
+        defer { lock.unlock() }
+        let count = globalCount.load(ordering: .relaxed)
+        if count == 0 { return nil }
+        var n = min(count, count / procs + 1, Int(RunQueue.capacity) / 2)
+        if limit > 0 { n = min(n, limit) }
+        let first = globalPop()
+        for _ in 1..<max(n, 1) {
+            guard let g = globalPop() else { break }
+            if !p.runq.push(g) { globalPush(g); break }
+        }
+        return first
+    }
+
+    // MARK: spawning and readying
+
+    /// Makes `g` runnable: into the current P's `runnext` when called on a P (the woken goroutine runs next,
+    /// as in Go), otherwise into the global queue; then makes sure an M will pick it up.
+    @inline(__always) func ready(_ g: G, next: Bool = true) {
+        g.waitReason = .zero
+        g.status = .runnable
+        if let m = M.current, let p = m.p {
+            runqput(p, g, next: next)
+        } else {
+            globalRunqPut(g)
+        }
+        wakep()
+    }
+
+    func newGoroutineID() -> Int64 { goidgen.wrappingAdd(1, ordering: .relaxed).newValue }
+
+    /// A G with a stack, from the current P's cache, the global cache, or freshly made.
+    func getG() -> G {
+        if let m = M.current, let p = m.p {
+            if let g = p.freeGs.popLast() { return g }
+            lock.lock()
+            let n = min(globalFreeGs.count, 32)
+            if n > 0 {
+                p.freeGs.append(contentsOf: globalFreeGs.suffix(n))
+                globalFreeGs.removeLast(n)
+            }
+            lock.unlock()
+            if let g = p.freeGs.popLast() { return g }
+        } else {
+            lock.lock()
+            let g = globalFreeGs.popLast()
+            lock.unlock()
+            if let g { return g }
+        }
+        let g = G(stack: stacks.allocate())
+        allgLock.lock()
+        allGs.append(g)
+        allgLock.unlock()
+        return g
+    }
+
+    private func putFreeG(_ g: G, _ p: P?) {
+        if let p {
+            p.freeGs.append(g)
+            if p.freeGs.count < 64 { return }
+            lock.lock()
+            globalFreeGs.append(contentsOf: p.freeGs.suffix(32))
+            lock.unlock()
+            p.freeGs.removeLast(32)
+        } else {
+            lock.lock()
+            globalFreeGs.append(g)
+            lock.unlock()
+        }
+    }
+
+    /// Copy of the registered goroutines (dead ones included; callers filter by status).
+    func goroutinesCopy() -> [G] {
+        allgLock.lock()
+        defer { allgLock.unlock() }
+        return allGs
+    }
+
+    func spawn(_ body: @escaping @Sendable () throws -> Void, creatorPC: UInt) -> G {
+        ensureStarted()
+        let g = getG()
+        launch(g, body: body, creatorPC: creatorPC)
+        return g
+    }
+
+    /// Gives a G from `getG` its body and makes it runnable.
+    func launch(_ g: G, body: @escaping @Sendable () throws -> Void, creatorPC: UInt) {
+        let parent = M.current?.curG
+        g.id = newGoroutineID()
+        g.body = body
+        g.parentID = parent?.id ?? 0
+        g.creatorPC = creatorPC
+        g.labels = parent?.labels
+        g.waitReason = .zero
+        gr_context_make(g.context, g.stack.high, goroutineEntry, UnsafeMutableRawPointer(bitPattern: g.opaque))
+        g.exclusivity.update(repeating: 0, count: G.exclusivityStateSize)
+        ready(g, next: true)
+    }
+
+    // MARK: switching
+
+    /// Runs `g` on this M until it switches back, then finishes what it asked for.
+    private func execute(_ m: M, _ g: G) {
+        let p = m.p!
+        p.schedtick.wrappingAdd(1, ordering: .relaxed)
+        while !g.scanLock.compareExchange(expected: false, desired: true, ordering: .acquiring).exchanged {
+            gr_cpu_relax()
+        }
+        g.m = m
+        m.curG = g
+        m.curGID.store(g.id, ordering: .relaxed)
+        g.status = .running
+        gr_tls_set_goroutine_stack(g.stack.low, g.stack.high, g.stack.guardLow)
+        gr_tls_set_goroutine_word(UInt(bitPattern: g.labels.map { Unmanaged.passUnretained($0).toOpaque() }))
+        gr_context_switch(m.g0Context, g.context)
+        gr_tls_set_goroutine_stack(0, 0, 0)
+        gr_tls_set_goroutine_word(0)
+        if !StackAllocator.canaryIntact(g.stack) { reportStackOverflowAfterTheFact(g) }
+        let action = m.pending
+        m.pending = .none
+        m.curG = nil
+        m.curGID.store(0, ordering: .relaxed)
+        switch action {
+        case .park(let commit):
+            g.status = .waiting
+            g.m = nil
+            g.scanLock.store(false, ordering: .releasing)
+            if let commit, !commit.commitPark(g) {
+                ready(g, next: true)
+            } else if g.lockedM === m {
+                waitForLockedG(m, g)
+            }
+        case .yield:
+            g.status = .runnable
+            g.m = nil
+            g.scanLock.store(false, ordering: .releasing)
+            globalRunqPut(g)
+        case .exit:
+            g.m = nil
+            if g.lockedM != nil {
+                g.lockedM = nil
+                m.lockedG = nil
+                m.lockedGID.store(0, ordering: .relaxed)
+            }
+            g.status = .dead
+            g.scanLock.store(false, ordering: .releasing)
+            if let done = g.completion {
+                g.completion = nil
+                gr_note_wakeup(done)
+            }
+            putFreeG(g, m.p)
+        case .exitBlockingCallWithoutP:
+            g.status = .runnable
+            g.m = nil
+            g.scanLock.store(false, ordering: .releasing)
+            globalRunqPut(g)
+            wakep()
+            if g.lockedM === m { waitForLockedG(m, g) }
+        case .none:
+            fatalRuntimeError("goroutine \(g.id) switched to the scheduler without saying why")
+        }
+    }
+
+    /// Leaves the goroutine's stack for the scheduler's. Returns when the goroutine runs again,
+    /// possibly on another thread: callers must not reuse anything thread-bound from before.
+    @inline(never)
+    func switchToScheduler(_ g: G, _ m: M) {
+        swift_task_exitThreadLocalContext(g.exclusivity)
+        gr_context_switch(g.context, m.g0Context)
+        swift_task_enterThreadLocalContext(g.exclusivity)
+    }
+
+    /// Parks the current goroutine with `reason`. `commit` runs on the scheduler stack once the goroutine
+    /// is switched out: release there the lock under which you decided to park and registered for wake-up.
+    func park(_ reason: WaitReason, commit: ParkCommit?) {
+        guard let m = M.current, let g = m.curG else {
+            fatalRuntimeError("park called outside a goroutine")
+        }
+        g.waitReason = reason
+        g.waitSince = coarseNow.load(ordering: .relaxed)
+        m.pending = .park(commit)
+        switchToScheduler(g, m)
+    }
+
+    func yieldCurrent() {
+        guard let m = M.current, let g = m.curG else { sched_yield(); return }
+        m.pending = .yield
+        switchToScheduler(g, m)
+    }
+
+    func exitCurrent(_ g: G) -> Never {
+        let m = M.current!
+        g.body = nil
+        g.labels = nil
+        m.pending = .exit
+        swift_task_exitThreadLocalContext(g.exclusivity)
+        gr_context_switch(g.context, m.g0Context)
+        fatalRuntimeError("dead goroutine \(g.id) resumed")
+    }
+
+    // MARK: the scheduler loop
+
+    /// The body of every M: find a goroutine, run it, repeat. Never returns.
+    func schedulerLoop(_ m: M) -> Never {
+        while true {
+            if let locked = m.lockedG, m.p != nil, locked.status == .runnable {
+                execute(m, locked)
+                continue
+            }
+            let g = findRunnable(m)
+            if m.spinning { resetSpinning(m) }
+            if let owner = g.lockedM, owner !== m {
+                handOffToLockedM(owner, g, from: m)
+                continue
+            }
+            execute(m, g)
+        }
+    }
+
+    private func resetSpinning(_ m: M) {
+        m.setSpinning(false)
+        nmspinning.wrappingSubtract(1, ordering: .relaxed)
+        wakep()
+    }
+
+    /// Finds work for `m`, sleeping when there is none. Returns with `m.p` held.
+    private func findRunnable(_ m: M) -> G {
+        while true {
+            guard let p = m.p else {
+                stopM(m, until: earliestTimer())
+                continue
+            }
+            if p.id >= procs {
+                retireP(m)
+                continue
+            }
+            let now = gr_nanotime()
+            runTimers(p, now: now)
+            if p.schedtick.load(ordering: .relaxed) % 61 == 0 && globalCount.load(ordering: .relaxed) > 0 {
+                if let g = globalRunqGet(p, max: 1) { return g }
+            }
+            if let g = runqget(p) { return g }
+            if globalCount.load(ordering: .relaxed) > 0, let g = globalRunqGet(p, max: 0) { return g }
+            if let g = runOtherPsTimers(p, now: now) { return g }
+
+            let busy = procs - npidle.load(ordering: .relaxed)
+            if m.spinning || 2 * nmspinning.load(ordering: .relaxed) < busy {
+                if !m.spinning {
+                    m.setSpinning(true)
+                    nmspinning.wrappingAdd(1, ordering: .relaxed)
+                }
+                if let g = stealWork(p) { return g }
+            }
+
+            // Nothing to do: give up the P and sleep.
+            lock.lock()
+            if globalCount.load(ordering: .relaxed) > 0 {
+                lock.unlock()
+                if let g = globalRunqGet(p, max: 0) { return g }
+                continue
+            }
+            let released = releaseP(m)
+            pidleput(released)
+            lock.unlock()
+
+            if m.spinning {
+                m.setSpinning(false)
+                nmspinning.wrappingSubtract(1, ordering: .relaxed)
+                // Work may have been queued after we looked and before we stopped counting as spinning:
+                // the readier saw a spinning M and woke nobody. Look once more.
+                if let q = anyPWithWork() {
+                    lock.lock()
+                    if let p2 = pidleget() {
+                        lock.unlock()
+                        acquireP(m, p2)
+                        m.setSpinning(true)
+                        nmspinning.wrappingAdd(1, ordering: .relaxed)
+                        _ = q
+                        continue
+                    }
+                    lock.unlock()
+                }
+            }
+            stopM(m, until: earliestTimer())
+        }
+    }
+
+    private func anyPWithWork() -> P? {
+        for i in 0..<procs where p(i).hasRunnableWork { return p(i) }
+        return nil
+    }
+
+    /// Four rounds over the other Ps in random order, taking half of a victim's queue.
+    private func stealWork(_ mine: P) -> G? {
+        let n = procs
+        if n <= 1 { return nil }
+        for round in 0..<4 {
+            let start = Int.random(in: 0..<n)
+            for k in 0..<n {
+                let victim = p((start + k) % n)
+                if victim === mine { continue }
+                if let g = mine.runq.steal(from: victim.runq) { return g }
+                // A P in a blocking call cannot run its runnext soon; on the last round take it.
+                if round == 3 && victim.status != .running {
+                    let next = victim.runnext.load(ordering: .relaxed)
+                    if next != 0 && victim.runnext.compareExchange(expected: next, desired: 0, ordering: .acquiringAndReleasing).exchanged {
+                        return G.fromOpaque(next)
+                    }
+                }
+            }
+        }
+        return nil
+    }
+
+    // MARK: Ms
+
+    /// Puts `m` to sleep until it is handed a P (or, with a deadline, until a timer is due and an idle P
+    /// can be taken). Returns with `m.p` held.
+    private func stopM(_ m: M, until initialDeadline: Int64) {
+        var deadline = initialDeadline
+        while true {
+            gr_note_clear(m.note)
+            lock.lock()
+            m.nextP = nil
+            idleMs.append(m)
+            nmidle.wrappingAdd(1, ordering: .relaxed)
+            var timed = false
+            if deadline < Int64.max && deadline < timedSleeperDeadline {
+                timedSleeper = m
+                timedSleeperDeadline = deadline
+                timedSleeperDeadlineMirror.store(deadline, ordering: .relaxed)
+                timed = true
+            }
+            checkDeadlock()
+            lock.unlock()
+            if timed {
+                // A timer added between our scan and registering as the timed sleeper must not be missed.
+                let recheck = earliestTimer()
+                if recheck < deadline { deadline = recheck }
+            }
+            m.blocked.store(true, ordering: .relaxed)
+            _ = gr_note_sleep(m.note, timed ? max(0, deadline - gr_nanotime()) : -1)
+            m.blocked.store(false, ordering: .relaxed)
+            lock.lock()
+            if timedSleeper === m {
+                timedSleeper = nil
+                timedSleeperDeadline = Int64.max
+                timedSleeperDeadlineMirror.store(Int64.max, ordering: .relaxed)
+            }
+            if let p = m.nextP {
+                m.nextP = nil
+                lock.unlock()
+                acquireP(m, p)
+                return
+            }
+            // Woken by a timeout or a nudge: leave the idle list ourselves.
+            if let i = idleMs.firstIndex(where: { $0 === m }) {
+                idleMs.remove(at: i)
+                nmidle.wrappingSubtract(1, ordering: .relaxed)
+            }
+            let next = earliestTimer()
+            if next <= gr_nanotime() || globalCount.load(ordering: .relaxed) > 0 || anyPWithWork() != nil,
+               let p = pidleget() {
+                lock.unlock()
+                acquireP(m, p)
+                return
+            }
+            lock.unlock()
+            deadline = next
+        }
+    }
+
+    /// Wakes an idle M (or creates one) to run `p`.
+    private func startM(_ p: P, spinning: Bool) {
+        lock.lock()
+        if let m = idleMs.popLast() {
+            nmidle.wrappingSubtract(1, ordering: .relaxed)
+            m.nextP = p
+            m.setSpinning(spinning)
+            lock.unlock()
+            gr_note_wakeup(m.note)
+            return
+        }
+        lock.unlock()
+        startNewM(p, spinning: spinning)
+    }
+
+    /// If there is an idle P and nobody is already looking for work, wake an M to spin.
+    @inline(__always) func wakep() {
+        if npidle.load(ordering: .relaxed) == 0 { return }
+        if nmspinning.load(ordering: .relaxed) != 0 { return }
+        wakepSlow()
+    }
+
+    private func wakepSlow() {
+        if !nmspinning.compareExchange(expected: 0, desired: 1, ordering: .acquiringAndReleasing).exchanged { return }
+        lock.lock()
+        let p = pidleget()
+        lock.unlock()
+        guard let p else {
+            nmspinning.wrappingSubtract(1, ordering: .relaxed)
+            return
+        }
+        startM(p, spinning: true)
+    }
+
+    /// Gives away a P this M no longer uses (blocking call retaken, locked goroutine parked).
+    func handOffP(_ p: P) {
+        if p.hasRunnableWork || globalCount.load(ordering: .relaxed) > 0 {
+            startM(p, spinning: false)
+            return
+        }
+        if nmspinning.load(ordering: .relaxed) + npidle.load(ordering: .relaxed) == 0,
+           nmspinning.compareExchange(expected: 0, desired: 1, ordering: .acquiringAndReleasing).exchanged {
+            startM(p, spinning: true)
+            return
+        }
+        lock.lock()
+        pidleput(p)
+        lock.unlock()
+        let when = p.timers.earliest.load(ordering: .relaxed)
+        if when < Int64.max { notifyTimer(when) }
+    }
+
+    private func newMRecord(isSystem: Bool) -> M {
+        lock.lock()
+        let m = M(id: allMs.count, isSystem: isSystem)
+        allMs.append(m)
+        mcount.wrappingAdd(1, ordering: .relaxed)
+        if isSystem { nmsys.wrappingAdd(1, ordering: .relaxed) }
+        lock.unlock()
+        return m
+    }
+
+    func allMsCopy() -> [M] {
+        lock.lock()
+        defer { lock.unlock() }
+        return allMs
+    }
+
+    /// Sets up the calling thread's thread-local state for `m`.
+    func bindThread(_ m: M) {
+        m.tid = gr_gettid()
+        gr_tls_set_current_m(UnsafeMutableRawPointer(Unmanaged.passUnretained(m).toOpaque()))
+        gr_thread_setup_signal_stack()
+    }
+
+    private func startNewM(_ p: P, spinning: Bool) {
+        let m = newMRecord(isSystem: false)
+        m.creationStack = captureCallerStack()
+        m.nextP = p
+        m.setSpinning(spinning)
+        ThreadStarter.start(name: nil) {
+            Scheduler.shared.bindThread(m)
+            let p = m.nextP!
+            m.nextP = nil
+            Scheduler.shared.acquireP(m, p)
+            Scheduler.shared.schedulerLoop(m)
+        }
+    }
+
+    /// A system thread (sysmon) registered as an M so thread counts match Go's.
+    func registerSystemM() -> M {
+        let m = newMRecord(isSystem: true)
+        m.creationStack = captureCallerStack()
+        return m
+    }
+
+    // MARK: LockOSThread
+
+    /// `m`'s locked goroutine parked: give the P away and sleep until the goroutine is runnable again and
+    /// someone hands this M a P to run it.
+    private func waitForLockedG(_ m: M, _ g: G) {
+        let p = releaseP(m)
+        handOffP(p)
+        nmidlelocked.wrappingAdd(1, ordering: .relaxed)
+        lock.lock()
+        checkDeadlock()
+        lock.unlock()
+        while true {
+            m.blocked.store(true, ordering: .relaxed)
+            _ = gr_note_sleep(m.note, -1)
+            m.blocked.store(false, ordering: .relaxed)
+            lock.lock()
+            if let p = m.nextP {
+                m.nextP = nil
+                lock.unlock()
+                gr_note_clear(m.note)
+                nmidlelocked.wrappingSubtract(1, ordering: .relaxed)
+                acquireP(m, p)
+                return
+            }
+            lock.unlock()
+            gr_note_clear(m.note)
+        }
+    }
+
+    /// `g` is locked to `owner`: give our P to the owner, which runs it, and stop this M.
+    private func handOffToLockedM(_ owner: M, _ g: G, from m: M) {
+        let p = releaseP(m)
+        g.status = .runnable
+        lock.lock()
+        owner.nextP = p
+        lock.unlock()
+        gr_note_wakeup(owner.note)
+        stopM(m, until: earliestTimer())
+    }
+
+    func lockOSThread() {
+        guard let m = M.current, let g = m.curG else { return }
+        g.lockedM = m
+        m.lockedG = g
+        m.lockedGID.store(g.id, ordering: .relaxed)
+    }
+
+    func unlockOSThread() {
+        guard let m = M.current, let g = m.curG else { return }
+        g.lockedM = nil
+        m.lockedG = nil
+        m.lockedGID.store(0, ordering: .relaxed)
+    }
+
+    // MARK: timers
+
+    func earliestTimer() -> Int64 {
+        var earliest = Int64.max
+        for i in 0..<procsCreated.load(ordering: .acquiring) {
+            earliest = min(earliest, p(i).timers.earliest.load(ordering: .relaxed))
+        }
+        return earliest
+    }
+
+    var armedTimerCount: Int {
+        var n = 0
+        for i in 0..<procsCreated.load(ordering: .acquiring) { n += p(i).timers.count.load(ordering: .relaxed) }
+        return n
+    }
+
+    func addTimer(_ t: RuntimeTimer, to target: P? = nil) {
+        let p = target ?? M.current?.p ?? p(0)
+        p.timers.lock.lock()
+        p.timers.insert(t)
+        p.timers.lock.unlock()
+        if t.when < timedSleeperDeadlineMirror.load(ordering: .relaxed) { notifyTimer(t.when) }
+    }
+
+    /// Removes an armed timer. Returns true if it was armed (so it will not fire).
+    @discardableResult
+    func cancelTimer(_ t: RuntimeTimer) -> Bool {
+        while true {
+            guard let heap = t.heap else { return false }
+            heap.lock.lock()
+            let removed = heap.remove(t)
+            heap.lock.unlock()
+            if removed { return true }
+            if t.heap == nil { return false }
+        }
+    }
+
+    /// A timer due at `when` was added: make sure some idle M will wake for it.
+    private func notifyTimer(_ when: Int64) {
+        lock.lock()
+        if let sleeper = timedSleeper {
+            if when < timedSleeperDeadline {
+                timedSleeper = nil
+                timedSleeperDeadline = Int64.max
+                timedSleeperDeadlineMirror.store(Int64.max, ordering: .relaxed)
+                lock.unlock()
+                gr_note_wakeup(sleeper.note)
+                return
+            }
+            lock.unlock()
+            return
+        }
+        lock.unlock()
+        wakep()
+    }
+
+    /// Fires `p`'s due timers on this M (whose own P receives any goroutines they wake).
+    @inline(__always) func runTimers(_ p: P, now: Int64) {
+        if p.timers.earliest.load(ordering: .relaxed) > now { return }
+        var fired: [RuntimeTimer] = []
+        p.timers.lock.lock()
+        p.timers.takeExpired(now: now, into: &fired)
+        p.timers.lock.unlock()
+        for t in fired {
+            switch t.action {
+            case .wake(let g): ready(g, next: false)
+            case .run(let body): body()
+            }
+        }
+    }
+
+    /// Due timers of other Ps (idle ones, or busy ones whose goroutine does not yield) are run here.
+    private func runOtherPsTimers(_ mine: P, now: Int64) -> G? {
+        for i in 0..<procsCreated.load(ordering: .acquiring) {
+            let q = p(i)
+            if q !== mine && q.timers.earliest.load(ordering: .relaxed) <= now { runTimers(q, now: now) }
+        }
+        return runqget(mine)
+    }
+
+    // MARK: blocking calls
+
+    func enterBlockingCall(_ m: M, _ g: G, fp: UInt, pc: UInt) {
+        guard let p = m.p else { return }
+        g.syscallFP = fp
+        g.syscallPC = pc
+        g.syscallSince = gr_nanotime()
+        blockingCalls.wrappingAdd(1, ordering: .relaxed)
+        g.status = .syscall
+        m.oldP = p
+        p.m = nil
+        m.setP(nil)
+        p.syscalltick.wrappingAdd(1, ordering: .relaxed)
+        p.status = .syscall
+        g.scanLock.store(false, ordering: .releasing)
+    }
+
+    func exitBlockingCall(_ g: G) {
+        let m = M.current!
+        while !g.scanLock.compareExchange(expected: false, desired: true, ordering: .acquiring).exchanged {
+            gr_cpu_relax()
+        }
+        blockingCalls.wrappingSubtract(1, ordering: .relaxed)
+        g.syscallFP = 0
+        if let p = m.oldP {
+            m.oldP = nil
+            if p.statusWord.compareExchange(expected: PStatus.syscall.rawValue, desired: PStatus.running.rawValue,
+                                            ordering: .acquiringAndReleasing).exchanged {
+                m.setP(p)
+                p.m = m
+                p.syscalltick.wrappingAdd(1, ordering: .relaxed)
+                g.status = .running
+                return
+            }
+        }
+        lock.lock()
+        let idle = pidleget()
+        lock.unlock()
+        if let idle {
+            acquireP(m, idle)
+            g.status = .running
+            return
+        }
+        m.pending = .exitBlockingCallWithoutP
+        switchToScheduler(g, m)
+    }
+
+    /// sysmon: takes Ps away from goroutines stuck in blocking calls for more than `after` ns.
+    func retakeBlockedPs(now: Int64, after: Int64) -> Int {
+        var retaken = 0
+        for i in 0..<procs {
+            let p = self.p(i)
+            guard p.status == .syscall else { continue }
+            let tick = p.syscalltick.load(ordering: .relaxed)
+            if tick != p.sysmonTick {
+                p.sysmonTick = tick
+                p.sysmonWhen = now
+                continue
+            }
+            if now - p.sysmonWhen < after { continue }
+            let hasWork = p.hasRunnableWork || globalCount.load(ordering: .relaxed) > 0
+                || p.timers.count.load(ordering: .relaxed) > 0
+            if !hasWork && nmspinning.load(ordering: .relaxed) + npidle.load(ordering: .relaxed) > 0
+                && now - p.sysmonWhen < 10_000_000 { continue }
+            if p.statusWord.compareExchange(expected: PStatus.syscall.rawValue, desired: PStatus.idle.rawValue,
+                                            ordering: .acquiringAndReleasing).exchanged {
+                p.syscalltick.wrappingAdd(1, ordering: .relaxed)
+                handOffP(p)
+                retaken += 1
+            }
+        }
+        return retaken
+    }
+
+    var anyPInBlockingCall: Bool {
+        for i in 0..<procs where p(i).status == .syscall { return true }
+        return false
+    }
+
+    // MARK: deadlock
+
+    /// Caller holds `lock`. Reports Go's fatal deadlock error when nothing can ever run again.
+    private func checkDeadlock() {
+        guard ownsProcess.load(ordering: .relaxed), MainGoroutine.id.load(ordering: .relaxed) > 0,
+              !panicking.load(ordering: .relaxed) else { return }
+        let running = mcount.load(ordering: .relaxed) - nmidle.load(ordering: .relaxed)
+            - nmidlelocked.load(ordering: .relaxed) - nmsys.load(ordering: .relaxed)
+        if running > 0 { return }
+        if blockingCalls.load(ordering: .relaxed) > 0 || externalWaiters.load(ordering: .relaxed) > 0 { return }
+        if globalCount.load(ordering: .relaxed) > 0 || anyPWithWork() != nil { return }
+        if armedTimerCount > 0 { return }
+        let gs = goroutinesCopy()
+        var waiting = 0
+        for g in gs {
+            switch g.status {
+            case .waiting: waiting += 1
+            case .runnable, .running, .syscall: return
+            default: break
+            }
+        }
+        if waiting == 0 {
+            fatalDeadlock(message: "no goroutines (main called runtime.Goexit) - deadlock!", goroutines: [])
+        }
+        fatalDeadlock(message: "all goroutines are asleep - deadlock!", goroutines: gs.filter { $0.status == .waiting })
+    }
+}
+
+/// Entry of every goroutine (reached through the trampoline with the G as argument).
+private let goroutineEntry: @convention(c) (UnsafeMutableRawPointer?) -> Void = { raw in
+    let g = Unmanaged<G>.fromOpaque(raw!).takeUnretainedValue()
+    swift_task_enterThreadLocalContext(g.exclusivity)
+    runGoroutineBody(g)
+    Scheduler.shared.exitCurrent(g)
+}
+
+@inline(never)
+private func runGoroutineBody(_ g: G) {
+    guard let body = g.body else { return }
+    do {
+        try body()
+    } catch {
+        goroutinePanic("\(error)")
+    }
+    if g.id == MainGoroutine.id.load(ordering: .relaxed) { MainGoroutine.finished() }
+}

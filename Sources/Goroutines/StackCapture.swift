@@ -1,0 +1,44 @@
+import CSampling
+import CStackSwitch
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Return addresses of the calling code, leaf first (frame-pointer walk, bounded by the current stack:
+/// the goroutine's, or the thread's as pthread reports it). Not for signal handlers.
+@inline(never)
+func captureCallerStack(maxDepth: Int = 64) -> [UInt] {
+    var lo: UInt = 0, hi: UInt = 0
+    gr_tls_goroutine_stack(&lo, &hi)
+    if lo == 0 { (lo, hi) = currentThreadStackBounds() }
+    var buffer = [UInt](repeating: 0, count: maxDepth)
+    let fp = gr_current_frame_address()
+    let n = buffer.withUnsafeMutableBufferPointer { gr_walk_frame_pointers(fp, lo, hi, $0.baseAddress, maxDepth) }
+    return Array(buffer.prefix(n))
+}
+
+/// [low, high) of the calling thread's native stack.
+func currentThreadStackBounds() -> (UInt, UInt) {
+    var lo: UInt = 0, hi: UInt = 0
+    gr_thread_stack_bounds(&lo, &hi)
+    return (lo, hi)
+}
+
+/// Walks a parked or blocked goroutine from its saved registers. The caller holds the G's scan lock.
+func walkGoroutineStack(_ g: G, maxDepth: Int) -> [UInt] {
+    let pc: UInt, fp: UInt
+    if g.status == .syscall && g.syscallFP != 0 {
+        pc = g.syscallPC
+        fp = g.syscallFP
+    } else {
+        pc = g.context.pointee.rip
+        fp = g.context.pointee.rbp
+    }
+    if pc == 0 || fp == 0 { return [] }  // never ran: only the trampoline is set up
+    var buffer = [UInt](repeating: 0, count: maxDepth)
+    buffer[0] = pc
+    let n = buffer.withUnsafeMutableBufferPointer {
+        gr_walk_frame_pointers(fp, g.stack.low, g.stack.high, $0.baseAddress! + 1, maxDepth - 1)
+    }
+    return Array(buffer.prefix(n + 1))
+}

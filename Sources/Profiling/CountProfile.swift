@@ -1,0 +1,121 @@
+// Count profiles: goroutine, threadcreate and any custom profile that counts things with stacks.
+//
+// Records with the same stack and the same labels are grouped; a group's value is how many records it
+// holds. Groups are ordered as Go orders them: by count, largest first, ties broken by comparing the
+// group's text key (`@ 0x… 0x…` plus its `# labels:` line) byte by byte. The proto and the `debug=1` text
+// list the groups in that same order.
+//
+// Proto shape (Go 1.27): sample type and period type `<name>/count`, period 1, one sample per group,
+// labels as string labels sorted by key, no default sample type.
+import Symbolication
+
+/// One counted thing (a goroutine, a thread) with its stack and labels.
+public struct CountProfileRecord: Sendable, Hashable {
+    /// Return addresses, leaf first; zeros are end-of-stack markers and are ignored.
+    public var stack: [UInt]
+    /// pprof labels (goroutine labels). Labels with an empty key are left out of the proto, because
+    /// Parca rejects a profile that has one.
+    public var labels: [String: String]
+
+    public init(stack: [UInt], labels: [String: String] = [:]) {
+        self.stack = stack
+        self.labels = labels
+    }
+}
+
+public struct CountProfile: RenderableProfile {
+    /// One distinct (stack, labels) pair and how many records had it.
+    public struct Group: Sendable, Hashable {
+        public var count: Int
+        public var stack: [UInt]
+        /// Sorted by key.
+        public var labels: [(key: String, value: String)] { zip(labelKeys, labelValues).map { ($0, $1) } }
+        fileprivate var labelKeys: [String]
+        fileprivate var labelValues: [String]
+        /// Go's text key: `@ 0x… 0x…`, plus `\n# labels: {…}` when there are labels.
+        public var textKey: String
+    }
+
+    public let name: String
+    /// Number of records.
+    public let total: Int
+    /// Groups in Go's order.
+    public let groups: [Group]
+    public let timeNanos: Int64
+    private let resolver: any FrameResolver
+    private let textFilter: StackTextFilter
+
+    /// - Parameters:
+    ///   - name: the profile name, e.g. "goroutine" or "threadcreate"; it names the sample type.
+    ///   - textFilter: which frames the `debug=1` text hides (the proto keeps every frame).
+    public init(name: String, records: [CountProfileRecord], resolver: any FrameResolver,
+                timeNanos: Int64? = nil, textFilter: StackTextFilter = .showAll) {
+        self.name = name
+        self.resolver = resolver
+        self.textFilter = textFilter
+        self.timeNanos = timeNanos ?? currentUnixNanos()
+        total = records.count
+
+        struct Key: Hashable {
+            var stack: [UInt]
+            var labels: [String: String]
+        }
+        var counts: [Key: Int] = [:]
+        var order: [Key] = []
+        for record in records {
+            let key = Key(stack: record.stack.filter { $0 != 0 }, labels: record.labels)
+            if let count = counts[key] {
+                counts[key] = count + 1
+            } else {
+                counts[key] = 1
+                order.append(key)
+            }
+        }
+        var groups = order.map { key -> Group in
+            let sorted = key.labels.sorted { $0.key.utf8.lexicographicallyPrecedes($1.key.utf8) }
+            var textKey = "@"
+            textKey.appendAddressList(key.stack)
+            if !sorted.isEmpty {
+                // Go sorts the formatted pairs, which for distinct keys is the same as sorting by key
+                // except where a key is a prefix of another; sort the formatted strings to be exact.
+                let pairs = sorted.map { $0.key.goQuoted + ":" + $0.value.goQuoted }
+                    .sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) }
+                textKey += "\n# labels: {" + pairs.joined(separator: ", ") + "}"
+            }
+            return Group(count: counts[key]!, stack: key.stack, labelKeys: sorted.map(\.key),
+                         labelValues: sorted.map(\.value), textKey: textKey)
+        }
+        groups.sort { a, b in
+            if a.count != b.count { return a.count > b.count }
+            return a.textKey.utf8.lexicographicallyPrecedes(b.textKey.utf8)
+        }
+        self.groups = groups
+    }
+
+    public func pprofProfile() throws -> Profile {
+        let countType = ValueType(type: name, unit: "count")
+        var builder = try ProfileBuilder(sampleTypes: [countType], periodType: countType, period: 1,
+                                         timeNanos: timeNanos, resolver: resolver)
+        for group in groups {
+            var labels: [Label] = []
+            for (key, value) in zip(group.labelKeys, group.labelValues) where !key.isEmpty {
+                labels.append(.string(key, value))
+            }
+            try builder.addSample(stack: group.stack, values: [Int64(group.count)], labels: labels)
+        }
+        return builder.build()
+    }
+
+    /// The `debug=1` text: `<name> profile: total N`, then per group `<count> @ 0x…`, the labels line,
+    /// the frame lines and a blank line.
+    public func legacyText() -> String {
+        var frames = ResolvedFrames()
+        frames.resolve(groups.lazy.flatMap(\.stack).map { callSitePC(returnAddress: $0) }, with: resolver)
+        var text = "\(name) profile: total \(total)\n"
+        for group in groups {
+            text += String(group.count) + " " + group.textKey + "\n"
+            text.appendFrameLines(stack: group.stack, frames: frames, filter: textFilter, allFrames: false)
+        }
+        return TabAligner.align(text)
+    }
+}

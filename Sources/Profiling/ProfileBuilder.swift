@@ -1,0 +1,173 @@
+// Builds a `Profile` from stacks of return addresses, keeping the rules every pprof consumer checks:
+//
+// - one Location per distinct PC, its address the call-site PC (return address − 1), which stays the
+//   same from one scrape to the next (Grafana Alloy matches samples across scrapes by address);
+// - ids of locations, functions and mappings run 1..n in order of first appearance;
+// - inlined frames live inside one Location, innermost first;
+// - a Function per distinct (name, system name, file, start line);
+// - mappings come from the resolver with their build ids, and each `has_*` flag is set only when every
+//   location in that mapping earns it, so pprof neither re-symbolizes good data nor trusts missing data.
+//
+// Symbolization is deferred to `build()`, which asks the resolver once for all distinct PCs.
+import Glibc
+import Symbolication
+
+public enum ProfileBuilderError: Error, Equatable, CustomStringConvertible {
+    case noSampleTypes
+    case unknownDefaultSampleType(String, available: [String])
+    case valueCountMismatch(expected: Int, got: Int)
+    case emptyLabelKey
+
+    public var description: String {
+        switch self {
+        case .noSampleTypes:
+            return "profile builder: a profile needs at least one sample type (pprof rejects samples without one)"
+        case .unknownDefaultSampleType(let name, let available):
+            return "profile builder: default sample type \"\(name)\" is not one of the sample types \(available)"
+        case .valueCountMismatch(let expected, let got):
+            return "profile builder: a sample has \(got) values but the profile has \(expected) sample types; pass one value per sample type"
+        case .emptyLabelKey:
+            return "profile builder: a label has an empty key; Parca rejects such profiles, so give every label a name"
+        }
+    }
+}
+
+public struct ProfileBuilder {
+    private var profile: Profile
+    private let resolver: any FrameResolver
+    private var locationIDs: [UInt: UInt64] = [:]
+    private var returnAddresses: [UInt] = []
+
+    /// - Parameters:
+    ///   - sampleTypes: one entry per value of every sample.
+    ///   - periodType/period: the sampling period, e.g. `space/bytes` and 524288.
+    ///   - defaultSampleType: the `type` tools show first; nil leaves pprof's choice (the last type).
+    ///   - timeNanos: collection time; defaults to now.
+    ///   - durationNanos: collection window, for CPU and delta profiles.
+    public init(sampleTypes: [ValueType], periodType: ValueType? = nil, period: Int64 = 0,
+                defaultSampleType: String? = nil, comments: [String] = [], timeNanos: Int64? = nil,
+                durationNanos: Int64 = 0, resolver: any FrameResolver) throws(ProfileBuilderError) {
+        guard !sampleTypes.isEmpty else { throw .noSampleTypes }
+        if let defaultSampleType, !sampleTypes.contains(where: { $0.type == defaultSampleType }) {
+            throw .unknownDefaultSampleType(defaultSampleType, available: sampleTypes.map(\.type))
+        }
+        self.resolver = resolver
+        profile = Profile(sampleTypes: sampleTypes, timeNanos: timeNanos ?? currentUnixNanos(),
+                          durationNanos: durationNanos, periodType: periodType, period: period,
+                          comments: comments, defaultSampleType: defaultSampleType ?? "")
+    }
+
+    /// Adds one sample. `stack` holds return addresses, leaf first, as the frame-pointer walker captures
+    /// them (for an interrupted instruction, pass its PC + 1 so every entry reads as a return address).
+    /// Zero entries mark the end of a stack and are skipped.
+    public mutating func addSample(stack: [UInt], values: [Int64], labels: [Label] = []) throws(ProfileBuilderError) {
+        guard values.count == profile.sampleTypes.count else {
+            throw .valueCountMismatch(expected: profile.sampleTypes.count, got: values.count)
+        }
+        if labels.contains(where: { $0.key.isEmpty }) { throw .emptyLabelKey }
+        var ids: [UInt64] = []
+        ids.reserveCapacity(stack.count)
+        for returnAddress in stack where returnAddress != 0 {
+            ids.append(locationID(for: returnAddress))
+        }
+        profile.samples.append(Sample(locationIDs: ids, values: values, labels: labels))
+    }
+
+    private mutating func locationID(for returnAddress: UInt) -> UInt64 {
+        if let id = locationIDs[returnAddress] { return id }
+        returnAddresses.append(returnAddress)
+        let id = UInt64(returnAddresses.count)
+        locationIDs[returnAddress] = id
+        return id
+    }
+
+    /// Symbolizes every distinct PC and returns the finished profile.
+    public func build() -> Profile {
+        var result = profile
+        let callSites = returnAddresses.map { callSitePC(returnAddress: $0) }
+        let frames = callSites.isEmpty ? [] : resolver.frames(at: callSites)
+        let images = resolver.mappings()
+
+        var coverage = [MappingCoverage](repeating: MappingCoverage(), count: images.count)
+        var functionIDs: [FunctionKey: UInt64] = [:]
+        result.locations.reserveCapacity(callSites.count)
+
+        for (index, address) in callSites.enumerated() {
+            let mappingIndex = resolver.mappingIndex(containing: address).flatMap { $0 < images.count ? $0 : nil }
+            let pcFrames = index < frames.count ? frames[index] : []
+            var lines: [Line] = []
+            lines.reserveCapacity(pcFrames.count)
+            for frame in pcFrames where frame.isKnown {
+                let key = FunctionKey(frame)
+                let functionID: UInt64
+                if let known = functionIDs[key] {
+                    functionID = known
+                } else {
+                    functionID = UInt64(result.functions.count + 1)
+                    functionIDs[key] = functionID
+                    result.functions.append(Function(id: functionID, name: frame.function, systemName: frame.systemName,
+                                                     filename: frame.file, startLine: Int64(frame.startLine)))
+                }
+                lines.append(Line(functionID: functionID, line: Int64(frame.line)))
+            }
+            if let mappingIndex { coverage[mappingIndex].record(frames: pcFrames, emittedLines: lines.count) }
+            result.locations.append(Location(id: UInt64(index + 1), mappingID: mappingIndex.map { UInt64($0 + 1) } ?? 0,
+                                             address: UInt64(address), lines: lines))
+        }
+
+        result.mappings = images.enumerated().map { index, image in
+            let seen = coverage[index]
+            return Mapping(id: UInt64(index + 1), start: UInt64(image.start), limit: UInt64(image.limit),
+                           fileOffset: UInt64(image.fileOffset), filename: image.path, buildID: image.buildID,
+                           hasFunctions: seen.hasFunctions, hasFilenames: seen.hasFilenames,
+                           hasLineNumbers: seen.hasLineNumbers, hasInlineFrames: seen.hasInlineFrames)
+        }
+        return result
+    }
+}
+
+/// Functions are the same function when all four of these agree.
+private struct FunctionKey: Hashable {
+    let name: String
+    let systemName: String
+    let file: String
+    let startLine: Int
+
+    init(_ frame: SymbolicatedFrame) {
+        name = frame.function
+        systemName = frame.systemName
+        file = frame.file
+        startLine = frame.startLine
+    }
+}
+
+/// What the locations of one mapping have in common; a flag holds only if every location earns it.
+private struct MappingCoverage {
+    var locations = 0
+    var allNamed = true
+    var allFiled = true
+    var allNumbered = true
+    var anyInlined = false
+
+    mutating func record(frames: [SymbolicatedFrame], emittedLines: Int) {
+        locations += 1
+        let complete = emittedLines > 0 && emittedLines == frames.count
+        allNamed = allNamed && complete
+        allFiled = allFiled && complete && frames.allSatisfy { !$0.file.isEmpty }
+        allNumbered = allNumbered && complete && frames.allSatisfy { $0.line > 0 }
+        anyInlined = anyInlined || emittedLines > 1
+    }
+
+    var hasFunctions: Bool { locations > 0 && allNamed }
+    var hasFilenames: Bool { hasFunctions && allFiled }
+    var hasLineNumbers: Bool { hasFunctions && allNumbered }
+    /// Claimed only when inlined frames were actually seen: their absence proves nothing.
+    var hasInlineFrames: Bool { hasFunctions && anyInlined }
+}
+
+/// Wall-clock time in nanoseconds since the Unix epoch.
+func currentUnixNanos() -> Int64 {
+    var now = timespec()
+    clock_gettime(CLOCK_REALTIME, &now)
+    return Int64(now.tv_sec) * 1_000_000_000 + Int64(now.tv_nsec)
+}

@@ -1,6 +1,0 @@
-import XCTest
-@testable import Profiling
-
-final class ProfilingSmokeTests: XCTestCase {
-    func testModuleLoads() {}
-}

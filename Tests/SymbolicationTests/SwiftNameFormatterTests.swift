@@ -1,0 +1,65 @@
+import XCTest
+@testable import Symbolication
+
+/// The readable-name convention, checked on real mangled symbols (demangled by the Swift runtime in this
+/// process) and on demangler output shapes that are awkward to produce from a test binary.
+final class SwiftNameFormatterTests: XCTestCase {
+    func testMangledSymbolsBecomeDeclarationNames() {
+        let cases: [(String, String)] = [
+            ("$s6sample6WorkerV3run3jobS2i_tF", "sample.Worker.run(job:)"),
+            ("$s6sample6WorkerV3run_1bSDySSSiGSi_SStKF", "sample.Worker.run(_:b:)"),
+            ("$s6sample6WorkerV4nameACSS_tcfC", "sample.Worker.init(name:)"),
+            ("$s6sample4mainyyFS2icfU_", "closure #1 in sample.main()"),
+            ("$s6sample4mainyyFySiXEfU0_", "closure #2 in sample.main()"),
+            ("$s6sample4mainyyF5localL_yS2iF", "local #1 in sample.main()"),
+            ("$s6sample6WorkerV4makeACyFZ", "static sample.Worker.make()"),
+            ("$s6sample6WorkerV4nameSSvg", "sample.Worker.name.getter"),
+            ("$s6sample6WorkerV7genericyxxSQRzlF", "sample.Worker.generic<A>(_:)"),
+            ("$s6sample6WorkerVyS2icig", "sample.Worker.subscript.getter"),
+            ("$sSS6sampleE5shoutSSyF", "Swift.String.shout()"),
+            ("$s6sample6WorkerV10asyncThingSiyYaF", "sample.Worker.asyncThing()"),
+        ]
+        for (mangled, expected) in cases {
+            XCTAssertEqual(SwiftNameFormatter.readableName(forSymbol: mangled), expected, mangled)
+        }
+    }
+
+    func testDemangledShapes() {
+        let cases: [(String, String)] = [
+            ("closure #1 () -> () in closure #2 (Swift.Int) -> () in M.main() -> ()",
+             "closure #1 in closure #2 in M.main()"),
+            ("generic specialization <Swift.Int> of M.f<A>(A) -> A", "M.f<A>(_:)"),
+            ("function signature specialization <Arg[0] = Dead> of M.g(x: Swift.Int) -> ()", "M.g(x:)"),
+            ("merged M.h() -> ()", "M.h()"),
+            ("M.Box.init(A) -> M.Box<A>", "M.Box.init(_:)"),
+            ("Swift._finalizeUninitializedArray<A>(__owned [A]) -> [A]", "Swift._finalizeUninitializedArray<A>(_:)"),
+            ("Swift.print(_: Any..., separator: Swift.String, terminator: Swift.String) -> ()",
+             "Swift.print(_:separator:terminator:)"),
+            ("M.Box.t.modify : A with unmangled suffix \".resume.0\"", "M.Box.t.modify"),
+            ("M.f(g: (Swift.Int, Swift.String) -> Swift.Bool, h: [Swift.String : Swift.Int]) throws(M.E) -> (Swift.Int, Swift.Int)",
+             "M.f(g:h:)"),
+            ("partial apply for closure #1 (Swift.Int) -> () in M.run() async -> ()",
+             "partial apply for closure #1 in M.run()"),
+            ("(1) suspend resume partial function for M.Worker.work() async throws -> Swift.Int",
+             "(1) suspend resume partial function for M.Worker.work()"),
+            ("protocol witness for Swift.Sequence.makeIterator() -> A.Iterator in conformance M.Bag : Swift.Sequence in M",
+             "protocol witness for Swift.Sequence.makeIterator() in conformance M.Bag : Swift.Sequence in M"),
+            ("lazy protocol witness table accessor for type [Swift.Int] and conformance [A] : Swift.Sequence in Swift",
+             "lazy protocol witness table accessor for type [Swift.Int] and conformance [A] : Swift.Sequence in Swift"),
+            ("static Swift.Int.< infix(Swift.Int, Swift.Int) -> Swift.Bool", "static Swift.Int.< infix(_:_:)"),
+            ("type metadata accessor for M.Worker", "type metadata accessor for M.Worker"),
+        ]
+        for (demangled, expected) in cases {
+            XCTAssertEqual(SwiftNameFormatter.simplify(demangled), expected, demangled)
+        }
+    }
+
+    func testCAndCxxSymbolsStayReadable() {
+        XCTAssertEqual(SwiftNameFormatter.readableName(forSymbol: "malloc"), "malloc")
+        XCTAssertEqual(SwiftNameFormatter.readableName(forSymbol: "__libc_start_call_main"), "__libc_start_call_main")
+        XCTAssertEqual(SwiftNameFormatter.readableName(forSymbol: "_ZN5swift10fatalErrorEjPKcz"),
+                       "swift::fatalError(unsigned int, char const*, ...)")
+        // Not valid Swift mangling: returned unchanged rather than guessed at.
+        XCTAssertEqual(SwiftNameFormatter.readableName(forSymbol: "$sGarbage!!"), "$sGarbage!!")
+    }
+}

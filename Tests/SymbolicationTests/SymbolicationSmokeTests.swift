@@ -1,6 +1,0 @@
-import XCTest
-@testable import Symbolication
-
-final class SymbolicationSmokeTests: XCTestCase {
-    func testModuleLoads() {}
-}

@@ -7,7 +7,7 @@ import XCTest
 
 /// The return address of the call to the function that calls this. Every allocation made during that
 /// call has it in its sampled stack, so it picks out "what this call allocated" from the profile.
-@inline(never) func callSiteOfCaller() -> UInt {
+@_optimize(none) @inline(never) func callSiteOfCaller() -> UInt {   // unoptimized: no tail call
     let site = gr_heap_stack_frame(2)   // 0: into this function, 1: into our caller, 2: its call site
     precondition(site != 0, "frame-pointer walk failed in the test helper")
     return site

@@ -102,6 +102,34 @@ final class HeapSamplerTests: XCTestCase {
         }
     }
 
+    /// The rate comes from GOROUTINES_MEMPROFILERATE at startup: this test runs itself in a child process
+    /// with the variable set, and the child checks what it sees.
+    func testStartupRateComesFromTheEnvironment() throws {
+        if let expected = ProcessInfo.processInfo.environment["HEAP_TEST_EXPECTED_RATE"] {
+            XCTAssertEqual(HeapProfiler.samplingRate, Int(expected))
+            return
+        }
+        XCTAssertEqual(HeapProfiler.samplingRateEnvironmentVariable, "GOROUTINES_MEMPROFILERATE")
+        let executable = try XCTUnwrap(realpath("/proc/self/exe", nil).map { path in
+            defer { free(path) }
+            return String(cString: path)
+        })
+        for (value, expected) in [("4096", 4096), ("0", 0), ("1", 1), ("12kb", 524_288), ("-5", 524_288)] {
+            var environment = ProcessInfo.processInfo.environment
+            environment["GOROUTINES_MEMPROFILERATE"] = value
+            environment["HEAP_TEST_EXPECTED_RATE"] = String(expected)
+            let child = Process()
+            child.executableURL = URL(fileURLWithPath: executable)
+            child.arguments = ["ProfilingTests.HeapSamplerTests/testStartupRateComesFromTheEnvironment"]
+            child.environment = environment
+            child.standardOutput = FileHandle.nullDevice
+            child.standardError = FileHandle.nullDevice
+            try child.run()
+            child.waitUntilExit()
+            XCTAssertEqual(child.terminationStatus, 0, "GOROUTINES_MEMPROFILERATE=\(value) should give rate \(expected)")
+        }
+    }
+
     func testNegativeRateIsRejectedWithAClearMessage() {
         XCTAssertThrowsError(try HeapProfiler.setSamplingRate(-1)) { error in
             XCTAssertEqual("\(error)", "heap sampling rate must be 0 (off) or a positive number of bytes, got -1")

@@ -31,6 +31,10 @@ final class HTTP2Session {
     private unowned let connection: Connection
     private var streams: [Int32: Stream] = [:]
     private var runningHandlers = 0
+    /// After `Upgrade: h2c`, frames wait until the client's preface arrives. A curl 7.88 `--http2`
+    /// run once failed (exit 16) on a 200 KiB answer that was already streaming before curl had sent
+    /// its preface; not racing the client's switch-over costs nothing.
+    private var holdingOutputForClientPreface = false
     private(set) var lastActivity = monotonicNanoseconds()
 
     init(connection: Connection) {
@@ -97,6 +101,7 @@ final class HTTP2Session {
             nghttp2_session_upgrade2(session, $0.baseAddress, $0.count, request.method == "HEAD" ? 1 : 0, nil)
         }
         guard result == 0 else { return false }
+        holdingOutputForClientPreface = true
         var stream = Stream()
         stream.method = request.method
         stream.path = request.path
@@ -110,12 +115,13 @@ final class HTTP2Session {
         guard let session else { return false }
         lastActivity = monotonicNanoseconds()
         let result = bytes.withUnsafeBufferPointer { nghttp2_session_mem_recv(session, $0.baseAddress, $0.count) }
+        if !bytes.isEmpty { holdingOutputForClientPreface = false }
         return result >= 0
     }
 
     /// Moves up to about `limit` bytes of frames into the connection's output buffer.
     func produceOutput(upTo limit: Int) {
-        guard let session else { return }
+        guard let session, !holdingOutputForClientPreface else { return }
         var produced = 0
         while produced < limit {
             var data: UnsafePointer<UInt8>?

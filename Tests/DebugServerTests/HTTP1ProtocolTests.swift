@@ -97,7 +97,7 @@ final class HTTP1ProtocolTests: ServerTestCase {
         connection.send("GET /debug/pprof/big HTTP/1.1\r\nHost: x\r\n\r\n"
                         + "GET /debug/pprof/heap?debug=1 HTTP/1.1\r\nHost: x\r\n\r\n"
                         + "GET /debug/pprof/nope HTTP/1.1\r\nHost: x\r\n\r\n")
-        XCTAssertEqual(connection.readResponse()?.body, FakePprofProvider.bigBody)
+        XCTAssertTrue(connection.readResponse()?.body == FakePprofProvider.bigBody)
         XCTAssertEqual(connection.readResponse()?.body, FakePprofProvider.body("heap", debug: 1))
         let third = try XCTUnwrap(connection.readResponse())
         XCTAssertEqual(third.status, 404)

@@ -71,12 +71,12 @@ final class Connection {
     }
 
     private func readAvailable() {
-        var chunk = [UInt8](repeating: 0, count: 65536)
+        let chunk = loop.receiveBuffer
         for _ in 0..<16 {
-            let count = chunk.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
+            let count = recv(fd, chunk.baseAddress, chunk.count, 0)
             if count > 0 {
                 if case .lingering = phase { continue }
-                inbound.append(contentsOf: chunk[0..<count])
+                inbound.append(contentsOf: UnsafeRawBufferPointer(rebasing: chunk[0..<count]))
                 if count < chunk.count { break }
             } else if count == 0 {
                 peerClosed = true
@@ -324,7 +324,7 @@ final class Connection {
         }).map(\.element) {
             head += "\(field.name): \(field.value)\r\n"
         }
-        head += "Date: \(httpDate())\r\nContent-Length: \(response.body.count)\r\n"
+        head += "Date: \(loop.currentHTTPDate())\r\nContent-Length: \(response.body.count)\r\n"
         if !keepAlive { head += "Connection: close\r\n" } else if minorVersion == 0 { head += "Connection: keep-alive\r\n" }
         head += "\r\n"
         var bytes = Array(head.utf8)

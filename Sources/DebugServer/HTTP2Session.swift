@@ -253,7 +253,7 @@ final class HTTP2Session {
         lastActivity = monotonicNanoseconds()
         var fields: [(String, String)] = [(":status", String(response.status))]
         for field in response.headers { fields.append((field.name.asciiLowercased, field.value)) }
-        fields.append(("date", httpDate()))
+        fields.append(("date", connection.loop.currentHTTPDate()))
         fields.append(("content-length", String(response.body.count)))
         let sendsBody = !isHead && !response.body.isEmpty
         streams[streamID]?.response = response.body

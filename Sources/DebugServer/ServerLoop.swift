@@ -74,6 +74,14 @@ final class ServerLoop: @unchecked Sendable {
         for listener in listeners { register(listener.fd, events: EPOLLIN.rawValue) }
     }
 
+    deinit {
+        // Closed only here: handlers still running after stop() hold the loop and may post (and so
+        // write the eventfd) until they return; closing earlier could hit a reused descriptor.
+        close(epollFD)
+        close(wakeFD)
+        receiveBuffer.deallocate()
+    }
+
     // MARK: called from other threads
 
     func post(_ completion: Completion) {
@@ -132,8 +140,6 @@ final class ServerLoop: @unchecked Sendable {
             }
         }
         pool.stop()
-        close(epollFD)
-        close(wakeFD)
         exited.lock()
         hasExited = true
         exited.broadcast()
@@ -193,6 +199,18 @@ final class ServerLoop: @unchecked Sendable {
     }
 
     var isDraining: Bool { drainDeadline != nil }
+
+    private var cachedDate: (second: Int, text: String) = (-1, "")
+
+    /// One receive buffer for every connection: reads happen one at a time on the loop thread.
+    let receiveBuffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 65536, alignment: 16)
+
+    /// The Date header value, formatted once per second (loop thread only).
+    func currentHTTPDate() -> String {
+        let second = time(nil)
+        if second != cachedDate.second { cachedDate = (second, httpDate()) }
+        return cachedDate.text
+    }
 
     // MARK: services for connections
 

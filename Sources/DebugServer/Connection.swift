@@ -307,7 +307,8 @@ final class Connection {
         }
         guard case .handling(let isHead, let requestedKeepAlive, let minorVersion, _) = phase else { return }
         let keepAlive = requestedKeepAlive && !loop.isDraining
-        enqueue(serializeHTTP1(response, keepAlive: keepAlive, minorVersion: minorVersion, omitBody: isHead))
+        enqueue(http1Head(response, keepAlive: keepAlive, minorVersion: minorVersion))
+        if !isHead { enqueue(response.body) }
         requestsServed += 1
         phase = .awaitingHead
         idleSince = monotonicNanoseconds()
@@ -316,20 +317,37 @@ final class Connection {
         if !isClosed { process() }
     }
 
-    private func serializeHTTP1(_ response: HTTPResponse, keepAlive: Bool, minorVersion: Int, omitBody: Bool) -> [UInt8] {
-        var head = "HTTP/1.1 \(response.status) \(reasonPhrase(response.status))\r\n"
-        // Go writes handler headers sorted by name, then Date and Content-Length.
-        for field in response.headers.enumerated().sorted(by: {
+    /// Status line and header block, as Go writes them: handler headers sorted by name, then Date
+    /// and Content-Length.
+    private func http1Head(_ response: HTTPResponse, keepAlive: Bool, minorVersion: Int) -> [UInt8] {
+        var head: [UInt8] = []
+        head.reserveCapacity(256)
+        head += "HTTP/1.1 ".utf8
+        head += String(response.status).utf8
+        head.append(32)
+        head += reasonPhrase(response.status).utf8
+        head += "\r\n".utf8
+        let fields = response.headers.count < 2 ? response.headers : response.headers.enumerated().sorted {
             $0.element.name != $1.element.name ? $0.element.name < $1.element.name : $0.offset < $1.offset
-        }).map(\.element) {
-            head += "\(field.name): \(field.value)\r\n"
+        }.map(\.element)
+        for field in fields {
+            head += field.name.utf8
+            head += ": ".utf8
+            head += field.value.utf8
+            head += "\r\n".utf8
         }
-        head += "Date: \(loop.currentHTTPDate())\r\nContent-Length: \(response.body.count)\r\n"
-        if !keepAlive { head += "Connection: close\r\n" } else if minorVersion == 0 { head += "Connection: keep-alive\r\n" }
-        head += "\r\n"
-        var bytes = Array(head.utf8)
-        if !omitBody { bytes += response.body }
-        return bytes
+        head += "Date: ".utf8
+        head += loop.currentHTTPDate().utf8
+        head += "\r\nContent-Length: ".utf8
+        head += String(response.body.count).utf8
+        head += "\r\n".utf8
+        if !keepAlive {
+            head += "Connection: close\r\n".utf8
+        } else if minorVersion == 0 {
+            head += "Connection: keep-alive\r\n".utf8
+        }
+        head += "\r\n".utf8
+        return head
     }
 
     /// Writes a refusal and closes once it is out.

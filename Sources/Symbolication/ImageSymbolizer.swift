@@ -40,8 +40,9 @@ final class ImageSymbolizer {
             if !dwarf.hasLineInfo {
                 let debugDwarf = DWARFSections(file: debugFile)
                 if debugDwarf.hasLineInfo { dwarf = debugDwarf }
-                debugFileKeptAlive = debugFile
             }
+            // Symbols and DWARF sections point into the debug file's memory: keep it mapped.
+            debugFileKeptAlive = debugFile
         }
         if dwarf.hasLineInfo { lineTable = DWARFLineTable(sections: dwarf) }
         if dwarf.hasInfo { scopes = DWARFScopes(sections: dwarf) }
@@ -63,7 +64,7 @@ final class ImageSymbolizer {
     func frames(at address: UInt64, bias: UInt) -> [SymbolicatedFrame] {
         loadIfNeeded()
         let symbol = symbols.symbol(containing: address)
-        let location = lineTable?.location(of: address)
+        let location = lineTable?.location(of: address, unit: scopes?.lineTableUnit(containing: address))
         let chain = scopes?.scopes(at: address, lineTable: lineTable) ?? []
 
         guard let outermost = chain.first else {

@@ -76,6 +76,20 @@ final class SymbolizerTests: XCTestCase {
         XCTAssertTrue(Symbolizer.shared.mappings()[mappingIndex].path.contains("libc.so"))
     }
 
+    /// With Debian's libc6-dbg installed, libc's compressed DWARF in /usr/lib/debug/.build-id gives lines.
+    func testLibcLinesFromSeparateDebugFile() throws {
+        let address = try XCTUnwrap(dlsym(UnsafeMutableRawPointer(bitPattern: 0), "malloc"))
+        let pc = UInt(bitPattern: address)
+        let libc = Symbolizer.shared.mappings()[try XCTUnwrap(Symbolizer.shared.mappingIndex(containing: pc))]
+        let debugFile = "/usr/lib/debug/.build-id/\(libc.buildID.prefix(2))/\(libc.buildID.dropFirst(2)).debug"
+        guard FileManager.default.fileExists(atPath: debugFile) else { throw XCTSkip("no debug file for libc") }
+        let frames = Symbolizer.shared.frames(at: pc + 16)
+        XCTAssertEqual(frames.last?.function, "malloc")
+        XCTAssertTrue(frames.last?.file.hasSuffix("malloc.c") ?? false, "\(frames)")
+        XCTAssertGreaterThan(frames.last?.line ?? 0, 0)
+        XCTAssertGreaterThan(frames.last?.startLine ?? 0, 0)
+    }
+
     func testMainExecutableComesFirstWithTheBuildIDReadelfReports() throws {
         let mappings = Symbolizer.shared.mappings()
         let main = try XCTUnwrap(mappings.first)

@@ -160,6 +160,9 @@ final class DWARFScopes {
         return covered
     }
 
+    /// True when .debug_info has compile units with address ranges.
+    var hasUnits: Bool { !unitRanges.isEmpty }
+
     /// The .debug_line offset of the compile unit holding `address`, nil when no unit claims it.
     func lineTableUnit(containing address: UInt64) -> UInt64? {
         guard let index = unitIndex(containing: address) else { return nil }

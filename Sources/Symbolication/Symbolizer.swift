@@ -146,7 +146,7 @@ public final class Symbolizer: Sendable {
             state.images[path] = image
             return image
         }
-        guard path.hasPrefix("/") else { return nil }
+        guard path.hasPrefix("/"), !region.isDeleted else { return nil }
         if let cached = state.images[path] { return cached }
         let image = ELFFile.open(path: path).map(ImageSymbolizer.init(file:))
         state.images[path] = image

@@ -1,3 +1,9 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
+
 /// A bounds-checked little-endian cursor over bytes of an ELF file or a DWARF section.
 ///
 /// Every read checks its bounds and throws `MalformedData` instead of trapping: the symbolizer reads whatever
@@ -121,9 +127,3 @@ struct MalformedData: Error, CustomStringConvertible {
     let description: String
     init(_ description: String) { self.description = description }
 }
-
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Musl)
-import Musl
-#endif

@@ -88,8 +88,7 @@ final class DWARFLineTable {
         let programStart = reader.offset + Int(headerLength)
         let minimumInstructionLength = UInt64(try reader.u8())
         if version >= 4 { _ = try reader.u8() }  // maximum operations per instruction (VLIW only)
-        let defaultIsStatement = try reader.u8() != 0
-        _ = defaultIsStatement
+        _ = try reader.u8()  // default_is_stmt: every row counts for symbolization
         let lineBase = Int64(try reader.i8())
         let lineRange = UInt64(try reader.u8())
         let opcodeBase = try reader.u8()

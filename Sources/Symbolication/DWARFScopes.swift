@@ -1,8 +1,9 @@
 /// Function scopes from `.debug_info`: which function (and which chain of inlined calls) holds an address,
 /// with the declaration line of each function and the call site of each inlined call.
 ///
-/// Units are indexed by address range up front (one root DIE each), but a unit's full DIE tree is decoded
-/// only when an address inside it is first asked for, and then kept. Inside a unit, top-level function
+/// Units are indexed by address range up front (from `.debug_aranges` when the compiler wrote it, else
+/// from each unit's root DIE), but a unit's full DIE tree is decoded only when an address inside it is
+/// first asked for, and then kept. Inside a unit, top-level function
 /// scopes are sorted by address, so a lookup is a binary search plus a short scan of that one function's
 /// inlined calls.
 final class DWARFScopes {

@@ -80,7 +80,12 @@ final class SymbolizationSpeedMeasurement: XCTestCase {
         // Takes seconds, hence its own switch.
         if ProcessInfo.processInfo.environment["SYMBOLICATION_MEASURE_RUNTIME"] == "1" {
         let images = ImageMap.capture()
-        let backtrace = Backtrace(architecture: "x86_64", frames: pcs.map { RichFrame<UInt>.programCounter($0) },
+        #if arch(x86_64)
+        let architecture = "x86_64"
+        #else
+        let architecture = "arm64"
+        #endif
+        let backtrace = Backtrace(architecture: architecture, frames: pcs.map { RichFrame<UInt>.programCounter($0) },
                                   images: images)
         var runtimeNamed = 0
         let runtimeFull = time {

@@ -32,6 +32,9 @@ final class SymbolizationSpeedMeasurement: XCTestCase {
             body()
             return Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6
         }
+        // A fatal dump's worth: 50 PCs, cold, in a fresh symbolizer.
+        let fiftyPCs = Array(stride(from: 0, to: pcs.count, by: max(1, pcs.count / 50)).map { pcs[$0] }.prefix(50))
+        let coldFifty = time { _ = Symbolizer().frames(at: fiftyPCs) }
         let symbolizer = Symbolizer()
         var named = 0
         let cold = time { named = symbolizer.frames(at: pcs).filter { $0.last!.function != "?" }.count }
@@ -101,6 +104,7 @@ final class SymbolizationSpeedMeasurement: XCTestCase {
         print("""
             symbolization: \(pcs.count) unique PCs (\(named) named) over \(interesting.count) mappings
               cold batch (fresh symbolizer, opens images, parses symbols/DWARF): \(String(format: "%.1f", cold)) ms
+              cold, 50 PCs spread the same way: \(String(format: "%.1f", coldFifty)) ms
               cold batch after mappings() already loaded: \(String(format: "%.1f", coldAfterMaps)) ms
               warm batch: \(String(format: "%.2f", warm)) ms
               warm one-by-one: \(String(format: "%.2f", warmSingles)) ms

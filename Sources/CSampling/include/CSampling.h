@@ -4,5 +4,6 @@
 
 #include "FrameWalk.h"
 #include "SymbolicationProbe.h"
+#include "SymbolicationDemangle.h"
 
 #endif

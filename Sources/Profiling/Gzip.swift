@@ -31,7 +31,7 @@ public enum Gzip {
     public static let bestSpeed: Int32 = 1
 
     /// Compresses `input` into a complete gzip member.
-    public static func compress(_ input: [UInt8], level: Int32 = bestSpeed) throws -> [UInt8] {
+    public static func compress(_ input: [UInt8], level: Int32 = bestSpeed) throws(GzipError) -> [UInt8] {
         guard level == Z_DEFAULT_COMPRESSION || (0...9).contains(level) else { throw GzipError.invalidLevel(level) }
         var stream = z_stream()
         // windowBits 15 + 16 asks zlib for a gzip wrapper instead of a zlib one.
@@ -48,8 +48,8 @@ public enum Gzip {
 
         var output = [UInt8](repeating: 0, count: Int(deflateBound(&stream, uLong(input.count))) + 32)
         var input = input
-        let produced: Int = try input.withUnsafeMutableBufferPointer { inBuffer in
-            try output.withUnsafeMutableBufferPointer { outBuffer in
+        let produced: Int = try input.withUnsafeMutableBufferPointer { inBuffer throws(GzipError) -> Int in
+            try output.withUnsafeMutableBufferPointer { outBuffer throws(GzipError) -> Int in
                 stream.next_in = inBuffer.baseAddress
                 stream.avail_in = uInt(inBuffer.count)
                 stream.next_out = outBuffer.baseAddress
@@ -65,7 +65,7 @@ public enum Gzip {
     }
 
     /// Decompresses one gzip member. `limit` bounds the output so a hostile input cannot exhaust memory.
-    public static func decompress(_ input: [UInt8], limit: Int = 1 << 30) throws -> [UInt8] {
+    public static func decompress(_ input: [UInt8], limit: Int = 1 << 30) throws(GzipError) -> [UInt8] {
         guard input.count >= 2, input[0] == 0x1f, input[1] == 0x8b else { throw GzipError.notGzip }
         var stream = z_stream()
         var status = inflateInit2_(&stream, 15 + 16, zlibVersion(), Int32(MemoryLayout<z_stream>.size))
@@ -75,7 +75,7 @@ public enum Gzip {
         var output: [UInt8] = []
         var chunk = [UInt8](repeating: 0, count: 64 * 1024)
         var input = input
-        try input.withUnsafeMutableBufferPointer { inBuffer in
+        try input.withUnsafeMutableBufferPointer { inBuffer throws(GzipError) in
             stream.next_in = inBuffer.baseAddress
             stream.avail_in = uInt(inBuffer.count)
             repeat {

@@ -125,3 +125,18 @@ struct TextBuffer {
         String(decoding: TabAligner.align(bytes), as: UTF8.self)
     }
 }
+
+/// The same writers for text kept as a `String` (the heap profile builds its text this way).
+extension String {
+    mutating func appendFrameLines(stack: [UInt], frames: ResolvedFrames, filter: StackTextFilter, allFrames: Bool) {
+        var buffer = TextBuffer()
+        buffer.appendFrameLines(stack: stack, frames: frames, filter: filter, allFrames: allFrames)
+        self += String(decoding: buffer.bytes, as: UTF8.self)
+    }
+
+    mutating func appendAddressList(_ stack: [UInt]) {
+        var buffer = TextBuffer()
+        buffer.appendAddressList(stack)
+        self += String(decoding: buffer.bytes, as: UTF8.self)
+    }
+}

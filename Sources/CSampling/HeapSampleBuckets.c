@@ -24,6 +24,8 @@ typedef struct {
 static _Atomic uint32_t gr_bucket_state[GR_BUCKET_COUNT];
 static uint64_t gr_bucket_hash[GR_BUCKET_COUNT];
 static uint32_t gr_bucket_depth[GR_BUCKET_COUNT];
+static uint64_t gr_bucket_creation_order[GR_BUCKET_COUNT];
+static _Atomic uint64_t gr_buckets_created;
 static uintptr_t gr_bucket_stack[GR_BUCKET_COUNT][GR_HEAP_MAX_DEPTH];
 static gr_bucket_counters gr_bucket_counts[GR_BUCKET_COUNT];
 
@@ -55,6 +57,7 @@ uint32_t gr_heap_bucket_for_stack(const uintptr_t *stack, size_t depth) {
                 gr_bucket_hash[slot] = hash;
                 gr_bucket_depth[slot] = (uint32_t)depth;
                 memcpy(gr_bucket_stack[slot], stack, depth * sizeof(uintptr_t));
+                gr_bucket_creation_order[slot] = atomic_fetch_add_explicit(&gr_buckets_created, 1, memory_order_relaxed) + 1;
                 atomic_store_explicit(&gr_bucket_state[slot], GR_SLOT_READY, memory_order_release);
                 atomic_fetch_add_explicit(&gr_heap_stat_buckets_used, 1, memory_order_relaxed);
                 return slot;
@@ -93,6 +96,7 @@ int gr_heap_read_bucket(size_t index, uintptr_t *stack, size_t max_depth, size_t
     if (n > max_depth) n = max_depth;
     memcpy(stack, gr_bucket_stack[index], n * sizeof(uintptr_t));
     *depth = n;
+    counts->creation_order = gr_bucket_creation_order[index];
 
     // Frees first: every free we see had its allocation counted before it, so in-use never goes negative.
     gr_bucket_counters *c = &gr_bucket_counts[index];

@@ -76,12 +76,13 @@ void gr_heap_restore_sampled_block(const void *ptr, const gr_heap_sampled_block 
 /// Credits a freed sampled block to its bucket.
 void gr_heap_credit_free(const gr_heap_sampled_block *block);
 
-/// Called by free() for every non-null pointer before it goes back to libc.
+/// Looks `ptr` up in the side table and credits its bucket if it was sampled.
+void gr_heap_forget_if_sampled(void *ptr);
+
+/// Called by free() for every non-null pointer before it goes back to libc. The lookup is out of line
+/// so free() itself stays a filter load and a tail call.
 static inline __attribute__((always_inline)) void gr_heap_note_free(void *ptr) {
-    if (__builtin_expect(gr_heap_pointer_maybe_sampled(ptr), 0)) {
-        gr_heap_sampled_block block;
-        if (gr_heap_take_sampled_block(ptr, &block)) gr_heap_credit_free(&block);
-    }
+    if (__builtin_expect(gr_heap_pointer_maybe_sampled(ptr), 0)) gr_heap_forget_if_sampled(ptr);
 }
 
 // ---- tables (HeapSampleBuckets.c, HeapSamplePointers.c) -------------------------------------------

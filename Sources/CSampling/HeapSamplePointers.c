@@ -94,3 +94,8 @@ void gr_heap_restore_sampled_block(const void *ptr, const gr_heap_sampled_block 
 void gr_heap_credit_free(const gr_heap_sampled_block *block) {
     gr_heap_bucket_add_free(block->bucket, block->size, block->objects_fx, block->bytes_est);
 }
+
+__attribute__((noinline)) void gr_heap_forget_if_sampled(void *ptr) {
+    gr_heap_sampled_block block;
+    if (gr_heap_take_sampled_block(ptr, &block)) gr_heap_credit_free(&block);
+}

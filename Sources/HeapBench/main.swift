@@ -79,6 +79,41 @@ nonisolated(unsafe) var checksum = 0
     return Double(threadCPUNanoseconds() - start) / Double(iterations)
 }
 
+// ---- attribution self-check (frame skipping must hold in release builds too) -----------------------
+
+// Unoptimized so that the call below is not turned into a tail call (which would drop this frame).
+@_optimize(none) @inline(never) func callSiteOfCaller() -> UInt { gr_heap_stack_frame(2) }
+
+@inline(never) func allocateForSelfCheck(_ blocks: UnsafeMutablePointer<UnsafeMutableRawPointer?>, count: Int) -> UInt {
+    let site = callSiteOfCaller()
+    for i in 0..<count { blocks[i] = malloc(100) }
+    return site
+}
+
+/// At rate 1, every block allocated in allocateForSelfCheck must land in buckets whose stack starts in
+/// that function (index 0) and passes through its call site (index 1).
+func attributionSelfCheck() -> (attributed: UInt64, leafAtSite: Bool) {
+    let count = 1000
+    let blocks = UnsafeMutablePointer<UnsafeMutableRawPointer?>.allocate(capacity: count)
+    defer { blocks.deallocate() }
+    gr_heap_set_rate(1)
+    let site = allocateForSelfCheck(blocks, count: count)
+    gr_heap_set_rate(0)
+    var attributed: UInt64 = 0
+    var leafAtSite = true
+    var stack = [UInt](repeating: 0, count: Int(GR_HEAP_STACK_DEPTH))
+    for index in 0..<gr_heap_bucket_capacity() {
+        var depth = 0
+        var counts = gr_heap_bucket_counts()
+        let present = stack.withUnsafeMutableBufferPointer { gr_heap_read_bucket(index, $0.baseAddress, $0.count, &depth, &counts) }
+        guard present != 0, let position = stack[0..<depth].firstIndex(of: site) else { continue }
+        attributed += counts.sampled_allocs
+        if position != 1 { leafAtSite = false }
+    }
+    for i in 0..<count { free(blocks[i]) }
+    return (attributed, leafAtSite)
+}
+
 // ---- driver -----------------------------------------------------------------------------------------
 
 let rounds = CommandLine.arguments.count > 1 ? Int(CommandLine.arguments[1]) ?? 7 : 7
@@ -94,6 +129,9 @@ func fixed2(_ x: Double) -> String {
     let fraction = hundredths % 100
     return (x < 0 && hundredths != 0 ? "-" : "") + "\(hundredths / 100)." + (fraction < 10 ? "0" : "") + "\(fraction)"
 }
+
+let check = attributionSelfCheck()
+print("{\"bench\":\"attribution_selfcheck\",\"attributed\":\(check.attributed),\"expected\":1000,\"caller_is_leaf\":\(check.leafAtSite)}")
 
 var pairLibc: [Double] = [], pairOff: [Double] = [], pairOn: [Double] = []
 var workOff: [Double] = [], workOn: [Double] = []

@@ -41,12 +41,13 @@ public enum HeapProfiler {
         return result
     }
 
-    /// Reads every bucket. Buckets that hold the same stack are merged; stacks are return addresses,
-    /// allocation site first, starting at the caller of the malloc-family function.
+    /// Reads every bucket, newest first (the order Go's MemProfile lists its records in). Buckets that
+    /// hold the same stack are merged; stacks are return addresses, allocation site first, starting at
+    /// the caller of the malloc-family function.
     public static func snapshot() -> HeapSnapshot {
         let rate = samplingRate
         var byStack: [[UInt]: HeapProfileRecord] = [:]
-        var order: [[UInt]] = []
+        var order: [(created: UInt64, stack: [UInt])] = []
         var buffer = [UInt](repeating: 0, count: Int(GR_HEAP_STACK_DEPTH))
         for index in 0..<gr_heap_bucket_capacity() {
             var depth = 0
@@ -61,10 +62,11 @@ public enum HeapProfiler {
                 byStack[stack] = existing.merged(with: record)
             } else {
                 byStack[stack] = record
-                order.append(stack)
+                order.append((counts.creation_order, stack))
             }
         }
-        return HeapSnapshot(samplingRate: rate, records: order.map { byStack[$0]! }, statistics: statistics)
+        order.sort { $0.created > $1.created }
+        return HeapSnapshot(samplingRate: rate, records: order.map { byStack[$0.stack]! }, statistics: statistics)
     }
 }
 

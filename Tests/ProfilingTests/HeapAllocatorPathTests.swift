@@ -108,6 +108,31 @@ final class HeapAllocatorPathTests: XCTestCase {
         XCTAssertEqual(afterFree.inUseObjects, 0)
     }
 
+    /// Blocks that glibc handed out without us (as before our code ran) are freed through our free, and
+    /// sampled blocks freed behind our back (glibc-internal frees) are credited once their address returns.
+    func testBlocksAllocatedOrFreedBehindTheInterposersBackStayCorrect() throws {
+        try HeapProfiler.setSamplingRate(1)
+        for _ in 0..<1000 { free(gr_libc_malloc(64)) }
+        let block = UnsafeMutablePointer<UnsafeMutableRawPointer?>.allocate(capacity: 1)
+        defer { block.deallocate() }
+        var site: UInt = 0
+        var reused = 0
+        for round in 0..<200 {
+            site = mallocBlocks(count: 1, size: 48, into: block)
+            let address = block[0]
+            if round < 199 { gr_libc_free(address) } else { free(address) }
+            if round > 0, address == previousAddress { reused += 1 }
+            previousAddress = address
+        }
+        let totals = SiteTotals(HeapProfiler.snapshot(), site: site)
+        try HeapProfiler.setSamplingRate(savedRate)
+        XCTAssertEqual(totals.sampledAllocations, 200)
+        XCTAssertGreaterThan(reused, 100, "glibc's tcache hands the same 48-byte block back")
+        // Every stale entry whose address came back was credited; only ones never reused stay in use.
+        XCTAssertLessThanOrEqual(totals.sampledInUseObjects, Int64(200 - reused))
+    }
+    private var previousAddress: UnsafeMutableRawPointer?
+
     func testInvalidAlignmentIsRejectedLikeGlibc() {
         var out: UnsafeMutableRawPointer?
         XCTAssertEqual(posix_memalign(&out, 3, 64), EINVAL)

@@ -7,7 +7,7 @@ import XCTest
 
 /// The return address of the call to the function that calls this. Every allocation made during that
 /// call has it in its sampled stack, so it picks out "what this call allocated" from the profile.
-@inline(never) func callSiteOfCaller() -> UInt {
+@_optimize(none) @inline(never) func callSiteOfCaller() -> UInt {   // unoptimized: no tail call
     let site = gr_heap_stack_frame(2)   // 0: into this function, 1: into our caller, 2: its call site
     precondition(site != 0, "frame-pointer walk failed in the test helper")
     return site
@@ -99,6 +99,34 @@ final class HeapSamplerTests: XCTestCase {
         for name in ["malloc", "free", "calloc", "realloc", "reallocarray", "posix_memalign", "aligned_alloc",
                      "memalign", "valloc", "pvalloc", "malloc_usable_size"] {
             XCTAssertTrue(exported.contains(name), "\(name) is not in the test executable's dynamic symbols")
+        }
+    }
+
+    /// The rate comes from GOROUTINES_MEMPROFILERATE at startup: this test runs itself in a child process
+    /// with the variable set, and the child checks what it sees.
+    func testStartupRateComesFromTheEnvironment() throws {
+        if let expected = ProcessInfo.processInfo.environment["HEAP_TEST_EXPECTED_RATE"] {
+            XCTAssertEqual(HeapProfiler.samplingRate, Int(expected))
+            return
+        }
+        XCTAssertEqual(HeapProfiler.samplingRateEnvironmentVariable, "GOROUTINES_MEMPROFILERATE")
+        let executable = try XCTUnwrap(realpath("/proc/self/exe", nil).map { path in
+            defer { free(path) }
+            return String(cString: path)
+        })
+        for (value, expected) in [("4096", 4096), ("0", 0), ("1", 1), ("12kb", 524_288), ("-5", 524_288)] {
+            var environment = ProcessInfo.processInfo.environment
+            environment["GOROUTINES_MEMPROFILERATE"] = value
+            environment["HEAP_TEST_EXPECTED_RATE"] = String(expected)
+            let child = Process()
+            child.executableURL = URL(fileURLWithPath: executable)
+            child.arguments = ["ProfilingTests.HeapSamplerTests/testStartupRateComesFromTheEnvironment"]
+            child.environment = environment
+            child.standardOutput = FileHandle.nullDevice
+            child.standardError = FileHandle.nullDevice
+            try child.run()
+            child.waitUntilExit()
+            XCTAssertEqual(child.terminationStatus, 0, "GOROUTINES_MEMPROFILERATE=\(value) should give rate \(expected)")
         }
     }
 

@@ -51,6 +51,7 @@ typedef struct {
     uint64_t alloc_bytes_est;    // estimated bytes allocated
     uint64_t free_objects_fx;    // estimated objects freed, in 1/65536 units
     uint64_t free_bytes_est;     // estimated bytes freed
+    uint64_t creation_order;     // 1 for the first bucket ever created, 2 for the next, ...
 } gr_heap_bucket_counts;
 
 /// Number of bucket slots; iterate 0..<capacity with gr_heap_read_bucket.

@@ -104,10 +104,9 @@ public struct CountProfile: RenderableProfile {
         flushPrevious()
         var groups = order.enumerated().map { index, key -> Group in
             let sorted = key.labels.sorted { $0.key.utf8.lexicographicallyPrecedes($1.key.utf8) }
-            var keyText = TextBuffer()
-            keyText.append("@")
-            keyText.appendAddressList(key.stack)
-            var textKey = keyText
+            var textKey = TextBuffer()
+            textKey.append("@")
+            textKey.appendAddressList(key.stack)
             if !sorted.isEmpty {
                 // Go sorts the formatted pairs, which for distinct keys is the same as sorting by key
                 // except where a key is a prefix of another; sort the formatted strings to be exact.

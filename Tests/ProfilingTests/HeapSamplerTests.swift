@@ -7,10 +7,9 @@ import XCTest
 
 /// The return address of the call to the function that calls this. Every allocation made during that
 /// call has it in its sampled stack, so it picks out "what this call allocated" from the profile.
+/// 0 when the stack cannot be walked (a goroutine stack the sampler was not told about).
 @_optimize(none) @inline(never) func callSiteOfCaller() -> UInt {   // unoptimized: no tail call
-    let site = gr_heap_stack_frame(2)   // 0: into this function, 1: into our caller, 2: its call site
-    precondition(site != 0, "frame-pointer walk failed in the test helper")
-    return site
+    gr_heap_stack_frame(2)   // 0: into this function, 1: into our caller, 2: its call site
 }
 
 /// Totals of every record whose stack passes through `site`.

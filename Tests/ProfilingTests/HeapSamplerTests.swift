@@ -48,6 +48,12 @@ struct SiteTotals: Equatable {
     return site
 }
 
+@inline(never) func duplicateStrings(count: Int, into: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>) -> UInt {
+    let site = callSiteOfCaller()
+    for i in 0..<count { into[i] = strdup("a string glibc copies with its own internal call to malloc") }
+    return site
+}
+
 final class Payload {
     var a = 1, b = 2, c = 3, d = 4
 }
@@ -168,6 +174,22 @@ final class HeapSamplerTests: XCTestCase {
         XCTAssertEqual(totals.sampledAllocations, 200)
         XCTAssertEqual(totals.inUseObjects, 200)
         XCTAssertEqual(keep.count, 200)
+    }
+
+    func testAllocationsInsideGlibcAreSampled() throws {
+        try HeapProfiler.setSamplingRate(1)
+        let copies = UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>.allocate(capacity: 50)
+        defer { copies.deallocate() }
+        let site = duplicateStrings(count: 50, into: copies)
+        let live = SiteTotals(HeapProfiler.snapshot(), site: site)
+        let copySize = Int64(strlen(copies[0]!) + 1)
+        for i in 0..<50 { free(copies[i]) }
+        let freed = SiteTotals(HeapProfiler.snapshot(), site: site)
+        try HeapProfiler.setSamplingRate(savedRate)
+        // strdup's malloc call inside libc.so reaches our malloc: the interposition covers libc itself.
+        XCTAssertEqual(live.sampledAllocations, 50)
+        XCTAssertEqual(live.sampledAllocatedBytes, 50 * copySize)
+        XCTAssertEqual(freed.inUseObjects, 0)
     }
 
     func testSamplingOffRecordsNothingButStillCreditsEarlierSamples() throws {

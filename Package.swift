@@ -15,6 +15,7 @@ let package = Package(
         .library(name: "DebugServer", targets: ["DebugServer"]),
         .executable(name: "goroutines-demo", targets: ["GoroutinesDemo"]),
         .executable(name: "goroutines-bench", targets: ["GoroutinesBench"]),
+        .executable(name: "profiling-bench", targets: ["ProfilingBench"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.0"),
@@ -27,6 +28,8 @@ let package = Package(
         // C that must be async-signal-safe or run inside malloc.
         .target(name: "CSampling", cSettings: framePointersC, linkerSettings: [.linkedLibrary("dl")]),
         .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
+        // epoll, eventfd and accept4 for the debug server's socket loop (not in Swift's Glibc module).
+        .target(name: "CDebugServerSupport", cSettings: framePointersC),
         .systemLibrary(name: "CNghttp2", pkgConfig: "libnghttp2", providers: [.apt(["libnghttp2-dev"])]),
 
         // PC -> Swift names, files, lines; image mappings with build ids. Below the runtime because fatal
@@ -45,7 +48,7 @@ let package = Package(
         .target(
             name: "DebugServer",
             dependencies: [
-                "Profiling", "Goroutines", "CNghttp2",
+                "Profiling", "Goroutines", "CNghttp2", "CDebugServerSupport",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
@@ -60,6 +63,8 @@ let package = Package(
             ],
             swiftSettings: framePointersSwift
         ),
+        // Profile-encoding benchmark beside its Go peer (Tests/GoPeers/profiling).
+        .executableTarget(name: "ProfilingBench", dependencies: ["Profiling", "Symbolication"], swiftSettings: framePointersSwift),
         .executableTarget(
             name: "GoroutinesBench",
             dependencies: ["Goroutines", "Profiling", "DebugServer"],

@@ -1,1 +1,97 @@
-// The debug HTTP server: socket loop, HTTP/1.1, HTTP/2, pprof routes. See DESIGN.md.
+// The debug HTTP server's public face: start, stop, where it listens. See DESIGN.md rule 1: it runs
+// on its own OS thread with its own epoll loop and worker threads, never on the goroutine scheduler,
+// so it answers while every P is busy or the program is deadlocked.
+import Foundation
+import Logging
+
+/// Serves `/debug/pprof/*` as Go 1.27's net/http/pprof does, over HTTP/1.1 and h2c, on TCP and/or
+/// a Unix socket.
+///
+/// ```swift
+/// let server = DebugServer(configuration: try DebugServerConfiguration(environment: ProcessInfo.processInfo.environment),
+///                          provider: myProfiles)
+/// try server.start()
+/// // …
+/// server.stop()
+/// ```
+public final class DebugServer: Sendable {
+    public let configuration: DebugServerConfiguration
+    private let provider: any PprofProvider
+    private let logger: Logger
+    private let state = NSLock()
+    private nonisolated(unsafe) var loop: ServerLoop?
+    private nonisolated(unsafe) var boundPort: Int?
+
+    public init(configuration: DebugServerConfiguration = DebugServerConfiguration(),
+                provider: any PprofProvider,
+                logger: Logger = Logger(label: "goroutines.debug-server")) {
+        self.configuration = configuration
+        self.provider = provider
+        self.logger = logger
+    }
+
+    /// The TCP port actually bound (the configured one, or the one the kernel picked for port 0);
+    /// nil before `start()` or without TCP.
+    public var boundTCPPort: Int? {
+        state.lock()
+        defer { state.unlock() }
+        return boundPort
+    }
+
+    public var isRunning: Bool {
+        state.lock()
+        defer { state.unlock() }
+        return loop != nil
+    }
+
+    /// Binds the listeners and starts the loop thread. Throws when an address cannot be bound or the
+    /// configuration is invalid; nothing is left open then.
+    public func start() throws {
+        state.lock()
+        defer { state.unlock() }
+        guard loop == nil else { throw DebugServerError.alreadyStarted }
+        let configuration = try self.configuration.validated()
+        var listeners: [Listener] = []
+        do {
+            if let address = configuration.address {
+                listeners.append(try openTCPListener(address: address, logger: logger))
+            }
+            if let path = configuration.unixSocketPath {
+                listeners.append(try openUnixListener(path: path))
+            }
+        } catch {
+            for listener in listeners {
+                close(listener.fd)
+                if let path = listener.unixPath { unlink(path) }
+            }
+            throw error
+        }
+        let loop = try ServerLoop(configuration: configuration, listeners: listeners, provider: provider, logger: logger)
+        let thread = Thread { loop.run() }
+        thread.name = "pprof-http"
+        thread.start()
+        self.loop = loop
+        boundPort = listeners.first(where: { $0.port != nil })?.port
+        logger.info("debug server listening",
+                    metadata: ["addresses": "\(listeners.map(\.description).joined(separator: ", "))"])
+    }
+
+    /// Graceful stop: stops accepting, lets in-flight requests finish for up to
+    /// `shutdownGracePeriod`, then closes every connection (cancelling what still runs). Returns when
+    /// the loop thread has exited. Calling it when stopped does nothing.
+    public func stop() {
+        state.lock()
+        let loop = self.loop
+        self.loop = nil
+        boundPort = nil
+        state.unlock()
+        guard let loop else { return }
+        loop.requestStop()
+        loop.waitUntilExited()
+        logger.info("debug server stopped")
+    }
+
+    deinit {
+        loop?.requestStop()
+    }
+}

@@ -47,13 +47,13 @@ func fatalRuntimeError(_ message: String) -> Never {
 }
 
 /// Go's deadlock report: every goroutine's traceback after the message.
-func fatalDeadlock(message: String, goroutines: [G]) -> Never {
+func fatalDeadlock(message: String, withGoroutines: Bool) -> Never {
     beginDying()
     var out = "fatal error: \(message)\n"
     if Scheduler.shared.configuration.schedtraceMillis > 0 || Scheduler.shared.configuration.scheddetail {
         out += SchedTrace.line(detailed: true)
     }
-    if !goroutines.isEmpty {
+    if withGoroutines {
         let snapshots = RuntimeSnapshot.goroutines().filter { $0.status == .waiting }
         out += "\n" + GoroutineTraceback.render(snapshots)
     }

@@ -20,8 +20,10 @@ public enum Go {
     public static func main(_ body: @escaping @Sendable () throws -> Void) -> Never {
         let sched = Scheduler.shared
         sched.ownsProcess.store(true, ordering: .relaxed)
-        sched.ensureStarted()
-        let m = sched.adoptCurrentThreadAsM()
+        sched.ensureStarted(adoptingMainThread: true)
+        guard let m = sched.mainThreadM else {
+            fatalRuntimeError("Go.main must be called before any goroutine is started, from the main thread")
+        }
         m.creationStack = captureCallerStack()
         let g = sched.spawn(body, creatorPC: 0)
         MainGoroutine.id.store(g.id, ordering: .relaxed)

@@ -21,21 +21,21 @@ final class M: @unchecked Sendable {
     /// The scheduler loop's saved registers while a goroutine runs on this thread.
     let g0Context: UnsafeMutablePointer<gr_context>
     let note: UnsafeMutablePointer<gr_note>
-    unowned(unsafe) var curG: G?
+    var curG: G?
     /// Mirror of curG's id for snapshots from other threads (0 = none).
     let curGID = Atomic<Int64>(0)
-    unowned(unsafe) var p: P?
+    var p: P?
     /// Mirror of p's id for snapshots (-1 = none).
     let pID = Atomic<Int>(-1)
     /// A P handed to this M while it slept (set under the scheduler lock).
-    unowned(unsafe) var nextP: P?
+    var nextP: P?
     /// The P this M held when its goroutine entered a blocking call.
-    unowned(unsafe) var oldP: P?
+    var oldP: P?
     var spinning = false
     let spinningFlag = Atomic<Bool>(false)
     /// Sleeping in the idle list.
     let blocked = Atomic<Bool>(false)
-    unowned(unsafe) var lockedG: G?
+    var lockedG: G?
     let lockedGID = Atomic<Int64>(0)
     var pending = AfterSwitch.none
     var tid: Int32 = 0

@@ -10,7 +10,7 @@ final class P: @unchecked Sendable {
     let id: Int
     let statusWord = Atomic<UInt32>(PStatus.idle.rawValue)
     /// The M holding this P (nil when idle).
-    unowned(unsafe) var m: M?
+    var m: M?
     let runq = RunQueue()
     /// A goroutine readied by this P's current goroutine, run next (inheriting the time slice), so
     /// ping-pong between two goroutines never goes through the queue or another thread.

@@ -16,7 +16,7 @@ final class RuntimeTimer: @unchecked Sendable, ParkCommit {
     var period: Int64 = 0
     var action: TimerAction
     fileprivate(set) var heapIndex = -1
-    fileprivate(set) unowned(unsafe) var heap: TimerHeap?
+    fileprivate(set) var heap: TimerHeap?
 
     init(action: TimerAction) { self.action = action }
 

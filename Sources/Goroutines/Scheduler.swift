@@ -33,8 +33,8 @@ final class Scheduler: @unchecked Sendable {
     let nmspinning = Atomic<Int>(0)
 
     // Global run queue (under `lock`), count readable without it.
-    private unowned(unsafe) var globalHead: G?
-    private unowned(unsafe) var globalTail: G?
+    private var globalHead: G?
+    private var globalTail: G?
     let globalCount = Atomic<Int>(0)
     private var globalFreeGs: [G] = []
 
@@ -48,7 +48,7 @@ final class Scheduler: @unchecked Sendable {
     let externalWaiters = Atomic<Int>(0)
 
     // The one idle M that sleeps with a timeout until the earliest timer.
-    private unowned(unsafe) var timedSleeper: M?
+    private var timedSleeper: M?
     private var timedSleeperDeadline = Int64.max
     let timedSleeperDeadlineMirror = Atomic<Int64>(Int64.max)
 
@@ -76,7 +76,7 @@ final class Scheduler: @unchecked Sendable {
     // MARK: start-up
 
     /// Creates the Ps and sysmon once. Safe to call from any thread, any number of times.
-    func ensureStarted() {
+    func ensureStarted(adoptingMainThread: Bool = false) {
         if started.load(ordering: .acquiring) { return }
         startLock.lock()
         defer { startLock.unlock() }
@@ -84,12 +84,17 @@ final class Scheduler: @unchecked Sendable {
         stacks = StackAllocator(stackSize: configuration.stackSize)
         installStackOverflowHandler()
         resizeProcs(to: configuration.gomaxprocs)
+        // The main thread becomes M0 before sysmon (M1) exists, as in Go.
+        if adoptingMainThread { mainThreadM = adoptCurrentThreadAsM() }
         started.store(true, ordering: .releasing)
         Sysmon.start()
     }
 
-    /// Turns the calling thread into an M that holds a P (used by `Goroutines.main` for the main thread).
-    func adoptCurrentThreadAsM() -> M {
+    /// M0 when `Go.main` owns the process.
+    private(set) var mainThreadM: M?
+
+    /// Turns the calling thread into an M that holds a P (the main thread under `Go.main`).
+    private func adoptCurrentThreadAsM() -> M {
         let m = newMRecord(isSystem: false)
         bindThread(m)
         lock.lock()
@@ -373,8 +378,6 @@ final class Scheduler: @unchecked Sendable {
             g.scanLock.store(false, ordering: .releasing)
             if let commit, !commit.commitPark(g) {
                 ready(g, next: true)
-            } else if g.lockedM === m {
-                waitForLockedG(m, g)
             }
         case .yield:
             g.status = .runnable
@@ -401,7 +404,6 @@ final class Scheduler: @unchecked Sendable {
             g.scanLock.store(false, ordering: .releasing)
             globalRunqPut(g)
             wakep()
-            if g.lockedM === m { waitForLockedG(m, g) }
         case .none:
             fatalRuntimeError("goroutine \(g.id) switched to the scheduler without saying why")
         }
@@ -449,7 +451,10 @@ final class Scheduler: @unchecked Sendable {
     /// The body of every M: find a goroutine, run it, repeat. Never returns.
     func schedulerLoop(_ m: M) -> Never {
         while true {
-            if let locked = m.lockedG, m.p != nil, locked.status == .runnable {
+            // An M with a locked goroutine runs nothing else: it waits until whoever dequeues that goroutine
+            // hands it over together with a P.
+            if let locked = m.lockedG {
+                waitForLockedG(m)
                 execute(m, locked)
                 continue
             }
@@ -577,8 +582,9 @@ final class Scheduler: @unchecked Sendable {
                 timedSleeperDeadlineMirror.store(deadline, ordering: .relaxed)
                 timed = true
             }
-            checkDeadlock()
+            let verdict = checkDeadlock()
             lock.unlock()
+            report(verdict)
             if timed {
                 // A timer added between our scan and registering as the timed sleeper must not be missed.
                 let recheck = earliestTimer()
@@ -714,30 +720,30 @@ final class Scheduler: @unchecked Sendable {
 
     // MARK: LockOSThread
 
-    /// `m`'s locked goroutine parked: give the P away and sleep until the goroutine is runnable again and
-    /// someone hands this M a P to run it.
-    private func waitForLockedG(_ m: M, _ g: G) {
-        let p = releaseP(m)
-        handOffP(p)
+    /// `m`'s locked goroutine is not running (parked, queued, or leaving a blocking call): give the P away and
+    /// sleep until someone dequeues the goroutine and hands this M a P to run it.
+    private func waitForLockedG(_ m: M) {
+        if m.p != nil { handOffP(releaseP(m)) }
         nmidlelocked.wrappingAdd(1, ordering: .relaxed)
         lock.lock()
-        checkDeadlock()
+        let verdict = checkDeadlock()
         lock.unlock()
+        report(verdict)
         while true {
-            m.blocked.store(true, ordering: .relaxed)
-            _ = gr_note_sleep(m.note, -1)
-            m.blocked.store(false, ordering: .relaxed)
             lock.lock()
             if let p = m.nextP {
                 m.nextP = nil
                 lock.unlock()
-                gr_note_clear(m.note)
                 nmidlelocked.wrappingSubtract(1, ordering: .relaxed)
                 acquireP(m, p)
                 return
             }
-            lock.unlock()
+            // Cleared under the lock: a hand-over sets nextP under it and wakes us after, so none is lost.
             gr_note_clear(m.note)
+            lock.unlock()
+            m.blocked.store(true, ordering: .relaxed)
+            _ = gr_note_sleep(m.note, -1)
+            m.blocked.store(false, ordering: .relaxed)
         }
     }
 
@@ -927,30 +933,39 @@ final class Scheduler: @unchecked Sendable {
 
     // MARK: deadlock
 
-    /// Caller holds `lock`. Reports Go's fatal deadlock error when nothing can ever run again.
-    private func checkDeadlock() {
+    enum DeadlockVerdict { case none, noGoroutines, allAsleep }
+
+    /// Caller holds `lock`. Decides whether nothing can ever run again; the caller reports after unlocking
+    /// (the report itself takes the scheduler lock to print thread states).
+    private func checkDeadlock() -> DeadlockVerdict {
         guard ownsProcess.load(ordering: .relaxed), MainGoroutine.id.load(ordering: .relaxed) > 0,
-              !panicking.load(ordering: .relaxed) else { return }
+              !panicking.load(ordering: .relaxed) else { return .none }
         let running = mcount.load(ordering: .relaxed) - nmidle.load(ordering: .relaxed)
             - nmidlelocked.load(ordering: .relaxed) - nmsys.load(ordering: .relaxed)
-        if running > 0 { return }
-        if blockingCalls.load(ordering: .relaxed) > 0 || externalWaiters.load(ordering: .relaxed) > 0 { return }
-        if globalCount.load(ordering: .relaxed) > 0 || anyPWithWork() != nil { return }
-        if armedTimerCount > 0 { return }
+        if running > 0 { return .none }
+        if blockingCalls.load(ordering: .relaxed) > 0 || externalWaiters.load(ordering: .relaxed) > 0 { return .none }
+        if globalCount.load(ordering: .relaxed) > 0 || anyPWithWork() != nil { return .none }
+        if armedTimerCount > 0 { return .none }
         let gs = goroutinesCopy()
         var waiting = 0
         for g in gs {
             switch g.status {
             case .waiting: waiting += 1
-            case .runnable, .running, .syscall: return
+            case .runnable, .running, .syscall: return .none
             default: break
             }
         }
-        if waiting == 0 {
-            fatalDeadlock(message: "no goroutines (main called runtime.Goexit) - deadlock!", goroutines: [])
-        }
-        fatalDeadlock(message: "all goroutines are asleep - deadlock!", goroutines: gs.filter { $0.status == .waiting })
+        return waiting == 0 ? .noGoroutines : .allAsleep
     }
+    /// Reports a deadlock found by `checkDeadlock` (never returns if there is one).
+    private func report(_ verdict: DeadlockVerdict) {
+        switch verdict {
+        case .none: return
+        case .noGoroutines: fatalDeadlock(message: "no goroutines (main called runtime.Goexit) - deadlock!", withGoroutines: false)
+        case .allAsleep: fatalDeadlock(message: "all goroutines are asleep - deadlock!", withGoroutines: true)
+        }
+    }
+
 }
 
 /// Entry of every goroutine (reached through the trampoline with the G as argument).

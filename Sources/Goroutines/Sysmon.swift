@@ -12,12 +12,12 @@ enum Sysmon {
     static let retakeAfterNanos: Int64 = 20_000
 
     static func start() {
+        _ = Scheduler.shared.registerSystemM()
         ThreadStarter.start(name: "sysmon") { run() }
     }
 
     private static func run() -> Never {
         let sched = Scheduler.shared
-        _ = sched.registerSystemM()
         let traceEvery = Int64(sched.configuration.schedtraceMillis) * 1_000_000
         let detailed = sched.configuration.scheddetail
         var lastTrace: Int64 = 0

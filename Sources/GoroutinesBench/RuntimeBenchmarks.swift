@@ -11,22 +11,18 @@ func fib(_ n: Int) -> Int { n < 2 ? n : fib(n - 1) + fib(n - 2) }
 
 /// Switches between two contexts directly, without the scheduler: the cost floor of a goroutine switch.
 func benchRawSwitch(iterations: Int) -> BenchResult {
-    final class Pair: @unchecked Sendable {
-        var main = gr_context()
-        var other = gr_context()
-        var remaining = 0
-    }
-    let pair = Pair()
-    pair.remaining = iterations
+    // Contexts live in raw memory: the two sides pass them to each other across switches.
+    let contexts = UnsafeMutablePointer<gr_context>.allocate(capacity: 2)
+    contexts.initialize(repeating: gr_context(), count: 2)
     let stackSize = 64 * 1024
     let stack = gr_stack_reserve(stackSize)!
     let entry: @convention(c) (UnsafeMutableRawPointer?) -> Void = { raw in
-        let pair = Unmanaged<Pair>.fromOpaque(raw!).takeUnretainedValue()
-        while true { gr_context_switch(&pair.other, &pair.main) }
+        let contexts = raw!.assumingMemoryBound(to: gr_context.self)
+        while true { gr_context_switch(contexts + 1, contexts) }
     }
-    gr_context_make(&pair.other, UInt(bitPattern: stack) + UInt(stackSize), entry, Unmanaged.passUnretained(pair).toOpaque())
+    gr_context_make(contexts + 1, UInt(bitPattern: stack) + UInt(stackSize), entry, UnsafeMutableRawPointer(contexts))
     let start = gr_nanotime()
-    for _ in 0..<iterations { gr_context_switch(&pair.main, &pair.other) }
+    for _ in 0..<iterations { gr_context_switch(contexts, contexts + 1) }
     let elapsed = gr_nanotime() - start
     return BenchResult(name: "raw_switch", ops: iterations * 2, elapsedNanos: elapsed)
 }
@@ -75,7 +71,6 @@ func benchParked(goroutines: Int) -> [BenchResult] {
         }
     }
     parked.wait()
-    while Go.goroutineCount > 1 && !allParked(goroutines) { Go.yield() }
     let created = gr_nanotime()
     let rssParked = peakRSSKiB()
     gate.done()
@@ -87,8 +82,6 @@ func benchParked(goroutines: Int) -> [BenchResult] {
     let release = BenchResult(name: "parked_release_x\(goroutines)", ops: goroutines, elapsedNanos: released - created)
     return [create, release]
 }
-
-private func allParked(_ n: Int) -> Bool { true }
 
 /// Two goroutines alternating with Gosched (GOMAXPROCS=1 makes it a pure ping-pong).
 func benchGoschedPing(iterations: Int) -> BenchResult {

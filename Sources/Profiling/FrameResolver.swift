@@ -44,3 +44,6 @@ struct ResolvedFrames {
 func callSitePC(returnAddress: UInt) -> UInt {
     returnAddress == 0 ? 0 : returnAddress - 1
 }
+
+/// The process's real symbolizer is the resolver every runtime profile uses.
+extension Symbolizer: FrameResolver {}

@@ -35,7 +35,7 @@ public enum ProfileBuilderError: Error, Equatable, CustomStringConvertible {
 public struct ProfileBuilder {
     private var profile: Profile
     private let resolver: any FrameResolver
-    private var locationIDs: [UInt: UInt64] = [:]
+    private var locationIDs = AddressIndex()
     private var returnAddresses: [UInt] = []
 
     /// - Parameters:
@@ -74,11 +74,10 @@ public struct ProfileBuilder {
     }
 
     private mutating func locationID(for returnAddress: UInt) -> UInt64 {
-        if let id = locationIDs[returnAddress] { return id }
-        returnAddresses.append(returnAddress)
-        let id = UInt64(returnAddresses.count)
-        locationIDs[returnAddress] = id
-        return id
+        locationIDs.id(for: returnAddress) {
+            returnAddresses.append(returnAddress)
+            return UInt64(returnAddresses.count)
+        }
     }
 
     /// Symbolizes every distinct PC and returns the finished profile.

@@ -74,6 +74,7 @@ final class ELFFile {
 
     deinit {
         if unmapLength > 0 { munmap(UnsafeMutableRawPointer(mutating: bytes.base), unmapLength) }
+        for case let buffer? in inflatedSections.values { buffer.deallocate() }
     }
 
     private func parseHeaders() -> Bool {
@@ -152,13 +153,24 @@ final class ELFFile {
         return result
     }
 
-    /// Contents of a section, nil when it occupies no file space, is compressed, or lies outside the image.
+    /// Contents of a section (inflated when compressed), nil when it occupies no file space, lies outside
+    /// the image, or is compressed in a way we cannot read.
     func data(of section: Section) -> ByteReader? {
-        guard section.type != ELFFile.sectionTypeNoBits, section.flags & ELFFile.sectionFlagCompressed == 0,
-              section.offset <= UInt64(Int.max), section.size <= UInt64(Int.max)
+        guard section.type != ELFFile.sectionTypeNoBits, section.offset <= UInt64(Int.max),
+              section.size <= UInt64(Int.max),
+              let raw = try? bytes.slice(from: Int(section.offset), length: Int(section.size))
         else { return nil }
-        return try? bytes.slice(from: Int(section.offset), length: Int(section.size))
+        guard section.flags & ELFFile.sectionFlagCompressed != 0 else { return raw }
+        if let inflated = inflatedSections[section.offset] {
+            return inflated.map { ByteReader(base: UnsafeRawPointer($0.baseAddress!), count: $0.count) }
+        }
+        let inflated = CompressedSection.inflate(raw)
+        inflatedSections[section.offset] = .some(inflated)
+        return inflated.map { ByteReader(base: UnsafeRawPointer($0.baseAddress!), count: $0.count) }
     }
+
+    /// Inflated copies of compressed sections by file offset (nil: could not inflate), freed with the file.
+    private var inflatedSections: [UInt64: UnsafeMutableRawBufferPointer?] = [:]
 
     func section(named name: String) -> Section? {
         sections.first { $0.name == name }

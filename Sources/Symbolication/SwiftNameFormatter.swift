@@ -88,16 +88,16 @@ enum SwiftNameFormatter {
         var changed = true
         while changed {
             changed = false
-            if text.starts(with: Array("merged ".utf8)) {
+            if text.starts(with: Literal.merged) {
                 text.removeFirst(7)
                 changed = true
             }
+            // The demangler's specialization parameters are not always bracket-balanced (closure
+            // propagation prints "[Closure Propagated : …, Argument Types : []>"), so look for "> of ".
             for prefix in bracketed where text.starts(with: Array(prefix.utf8)) {
-                let open = prefix.utf8.count - 1
-                guard let close = matchingClose(text, open, text.count) else { continue }
-                let of = Array(" of ".utf8)
-                guard text[(close + 1)...].starts(with: of) else { continue }
-                text.removeFirst(close + 1 + of.count)
+                guard let close = find(Literal.closeOf, in: text, from: prefix.utf8.count, to: text.count,
+                                       bracketAware: false) else { continue }
+                text.removeFirst(close + Literal.closeOf.count)
                 changed = true
             }
         }
@@ -120,7 +120,11 @@ enum SwiftNameFormatter {
                     appendLabels(text, from: index + 1, to: close, into: &output)
                     output.append(UInt8(ascii: ")"))
                     index = skipEffectsAndReturnType(text, after: close + 1, end: end)
-                } else if text[(index + 1)..<close].starts(with: Array("extension in ".utf8)),
+                } else if let name = privateDeclarationName(text, from: index + 1, to: close) {
+                    // "(name in _0123ABCD)" is a fileprivate/private declaration's discriminator.
+                    output.append(contentsOf: name)
+                    index = close + 1
+                } else if text[(index + 1)..<close].starts(with: Literal.extensionIn),
                           close + 1 < end, text[close + 1] == UInt8(ascii: ":") {
                     index = close + 2  // "(extension in Module):" says where an extension lives; not needed
                 } else {
@@ -136,7 +140,7 @@ enum SwiftNameFormatter {
                     continue
                 }
                 // Generic parameters stay, their requirements go.
-                let whereClause = find(Array(" where ".utf8), in: text, from: index + 1, to: close)
+                let whereClause = find(Literal.whereClause, in: text, from: index + 1, to: close)
                 output.append(contentsOf: text[index..<(whereClause ?? close)])
                 output.append(UInt8(ascii: ">"))
                 index = close + 1
@@ -156,13 +160,14 @@ enum SwiftNameFormatter {
                 output.append(contentsOf: text[index..<digitsEnd])
                 index = digitsEnd
                 if digitsEnd > hash + 1, digitsEnd < end, text[digitsEnd] == UInt8(ascii: " "),
-                   !text[digitsEnd...].starts(with: Array(" in ".utf8)) {
+                   !text[digitsEnd...].starts(with: Literal.inSeparator) {
                     index = endOfType(text, from: digitsEnd + 1, end: end)
                 }
             case UInt8(ascii: " "):
-                if text[index..<end].starts(with: Array(" with unmangled suffix ".utf8)) {
-                    index = end
-                } else if text[index..<end].starts(with: Array(" : ".utf8)), typeAnnotationFollowsName(output) {
+                if text[index..<end].starts(with: Literal.unmangledSuffix)
+                    || text[index..<end].starts(with: Literal.thunkSignature) {
+                    index = end  // thunks: "… from @callee_guaranteed (…) -> … to …" is noise in a profile
+                } else if text[index..<end].starts(with: Literal.typeAnnotation), typeAnnotationFollowsName(output) {
                     index = endOfType(text, from: index + 3, end: end)  // "x.getter : Swift.Int"
                 } else {
                     output.append(byte)
@@ -216,8 +221,7 @@ enum SwiftNameFormatter {
         var progressed = true
         while progressed {
             progressed = false
-            for effect in [" async", " reasync", " rethrows", " throws", " sending"] {
-                let bytes = Array(effect.utf8)
+            for bytes in Literal.effects {
                 if text[index..<end].starts(with: bytes) {
                     let after = index + bytes.count
                     if after < end, text[after] == UInt8(ascii: "("), let close = matchingClose(text, after, end) {
@@ -229,9 +233,8 @@ enum SwiftNameFormatter {
                 }
             }
         }
-        let arrow = Array(" -> ".utf8)
-        guard text[index..<end].starts(with: arrow) else { return start }
-        return endOfType(text, from: index + arrow.count, end: end)
+        guard text[index..<end].starts(with: Literal.arrow) else { return start }
+        return endOfType(text, from: index + Literal.arrow.count, end: end)
     }
 
     /// End of a type that starts at `start`: the next top-level " in " (the context of a closure or
@@ -239,8 +242,6 @@ enum SwiftNameFormatter {
     private static func endOfType(_ text: [UInt8], from start: Int, end: Int) -> Int {
         var index = start
         var depth = 0
-        let separator = Array(" in ".utf8)
-        let suffix = Array(" with unmangled suffix ".utf8)
         while index < end {
             let byte = text[index]
             if byte == UInt8(ascii: "(") || byte == UInt8(ascii: "[") || byte == UInt8(ascii: "<") {
@@ -249,7 +250,7 @@ enum SwiftNameFormatter {
                         || (byte == UInt8(ascii: ">") && !(index > start && text[index - 1] == UInt8(ascii: "-"))) {
                 depth = max(0, depth - 1)
             } else if depth == 0, byte == UInt8(ascii: " "),
-                      text[index..<end].starts(with: separator) || text[index..<end].starts(with: suffix) {
+                      text[index..<end].starts(with: Literal.inSeparator) || text[index..<end].starts(with: Literal.unmangledSuffix) {
                 return index
             }
             index += 1
@@ -263,7 +264,7 @@ enum SwiftNameFormatter {
         let wordStart = (output.lastIndex(of: UInt8(ascii: " ")).map { $0 + 1 }) ?? 0
         let word = output[wordStart...]
         guard word.contains(UInt8(ascii: ".")), word.first != UInt8(ascii: "[") else { return false }
-        return !output[..<wordStart].reversed().starts(with: Array("conformance ".utf8).reversed())
+        return !output[..<wordStart].reversed().starts(with: Literal.conformanceReversed)
     }
 
     private static func matchingClose(_ text: [UInt8], _ open: Int, _ end: Int) -> Int? {
@@ -287,16 +288,44 @@ enum SwiftNameFormatter {
         return nil
     }
 
-    private static func find(_ needle: [UInt8], in text: [UInt8], from start: Int, to end: Int) -> Int? {
+    private static func find(_ needle: [UInt8], in text: [UInt8], from start: Int, to end: Int,
+                             bracketAware: Bool = true) -> Int? {
         guard end - start >= needle.count else { return nil }
         var depth = 0
         for index in start...(end - needle.count) {
             let byte = text[index]
-            if byte == UInt8(ascii: "(") || byte == UInt8(ascii: "[") || byte == UInt8(ascii: "<") { depth += 1 }
-            if byte == UInt8(ascii: ")") || byte == UInt8(ascii: "]") || byte == UInt8(ascii: ">") { depth -= 1 }
+            if bracketAware {
+                if byte == UInt8(ascii: "(") || byte == UInt8(ascii: "[") || byte == UInt8(ascii: "<") { depth += 1 }
+                if byte == UInt8(ascii: ")") || byte == UInt8(ascii: "]") || byte == UInt8(ascii: ">") { depth -= 1 }
+            }
             if depth == 0, text[index..<(index + needle.count)].elementsEqual(needle) { return index }
         }
         return nil
+    }
+
+    /// For "name in _0123ABCD" (the inside of a private declaration's parentheses), the name.
+    private static func privateDeclarationName(_ text: [UInt8], from start: Int, to end: Int) -> ArraySlice<UInt8>? {
+        guard let separator = find(Literal.privateDiscriminator, in: text, from: start, to: end, bracketAware: false),
+              separator > start, !text[start..<separator].contains(UInt8(ascii: " ")) else { return nil }
+        let discriminator = text[(separator + Literal.privateDiscriminator.count)..<end]
+        guard !discriminator.isEmpty, discriminator.allSatisfy({ isNameByte($0) && $0 != UInt8(ascii: ">") }) else { return nil }
+        return text[start..<separator]
+    }
+
+    /// Byte patterns the shortener looks for, built once.
+    private enum Literal {
+        static let merged = Array("merged ".utf8)
+        static let closeOf = Array("> of ".utf8)
+        static let thunkSignature = Array(" from @".utf8)
+        static let privateDiscriminator = Array(" in _".utf8)
+        static let extensionIn = Array("extension in ".utf8)
+        static let whereClause = Array(" where ".utf8)
+        static let inSeparator = Array(" in ".utf8)
+        static let unmangledSuffix = Array(" with unmangled suffix ".utf8)
+        static let typeAnnotation = Array(" : ".utf8)
+        static let arrow = Array(" -> ".utf8)
+        static let conformanceReversed = Array("conformance ".utf8.reversed())
+        static let effects = [" async", " reasync", " rethrows", " throws", " sending"].map { Array($0.utf8) }
     }
 
     private static func isNameByte(_ byte: UInt8) -> Bool {

@@ -134,3 +134,19 @@ final class ProfileBuilderTests: XCTestCase {
         }
     }
 }
+
+final class AddressIndexTests: XCTestCase {
+    func testIdsSurviveGrowthAndCollisions() {
+        var index = AddressIndex(capacity: 1)
+        var next: UInt64 = 0
+        // Addresses that differ only in high bits, and runs of neighbours, stress probing and growth.
+        let addresses = (1...5000).map { UInt($0) * 0x40 + 0x400000 } + (1...500).map { UInt($0) << 40 }
+        for address in addresses {
+            _ = index.id(for: address) { next += 1; return next }
+        }
+        XCTAssertEqual(index.count, addresses.count)
+        for (offset, address) in addresses.enumerated() {
+            XCTAssertEqual(index.id(for: address) { XCTFail("\(address) lost"); return 0 }, UInt64(offset + 1))
+        }
+    }
+}

@@ -49,22 +49,23 @@ let scenarios: [String: @Sendable () throws -> Void] = [
         wg.wait()
     },
     "syscall-handoff": {
-        // GOMAXPROCS=1: one goroutine blocks the thread for 200 ms; the other keeps counting meanwhile.
+        // GOMAXPROCS=1: one goroutine blocks its thread for 200 ms; the other counts how often it ran meanwhile.
         Go.setMaxProcs(1)
-        let counter = ResultsBox(count: 1)
+        let state = ResultsBox(count: 2)  // [0]: 1 while inside the blocking call, [1]: progress during it
         let wg = WaitGroup()
         wg.go {
+            state.set(0, 1)
             Go.blockingCall { _ = usleep(200_000) }
+            state.set(0, 2)
         }
         wg.go {
-            let end = ContinuousClock.now + .milliseconds(150)
-            while ContinuousClock.now < end {
-                counter.set(0, counter.get(0) + 1)
+            while state.get(0) != 2 {
+                if state.get(0) == 1 { state.set(1, state.get(1) + 1) }
                 Go.yield()
             }
         }
         wg.wait()
-        print("progress=\(counter.get(0))")
+        print("progress=\(state.get(1))")
     },
     "sleep": {
         let start = ContinuousClock.now

@@ -50,11 +50,17 @@ final class DWARFFixtureTests: XCTestCase {
         try checkInlinedFrames(language: "c", compilerArguments: ["-O2", "-g", "-gdwarf-4"], outer: "outer", inner: "inner")
     }
 
+    func testCompressedDebugSections() throws {
+        try checkInlinedFrames(language: "c", compilerArguments: ["-O2", "-g", "-gdwarf-5", "-gz=zlib"],
+                               outer: "outer", inner: "inner", expectCompressed: true)
+    }
+
     /// Lines of `outer`'s body (calls to inner) and of `inner`'s body in both fixtures.
     private let outerCallLines: Set<Int> = [7, 8, 9, 10]
     private let innerBodyLines: ClosedRange<Int> = 2...6
 
-    private func checkInlinedFrames(language: String, compilerArguments: [String], outer: String, inner: String) throws {
+    private func checkInlinedFrames(language: String, compilerArguments: [String], outer: String, inner: String,
+                                    expectCompressed: Bool = false) throws {
         let directory = FileManager.default.temporaryDirectory
             .appendingPathComponent("symbolication-fixture-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
@@ -68,6 +74,8 @@ final class DWARFFixtureTests: XCTestCase {
         guard status == 0 else { throw XCTSkip("\(compiler) failed to build the fixture (status \(status))") }
 
         let file = try XCTUnwrap(ELFFile.open(path: binary.path))
+        let debugInfo = try XCTUnwrap(file.section(named: ".debug_info"))
+        XCTAssertEqual(debugInfo.flags & ELFFile.sectionFlagCompressed != 0, expectCompressed)
         let symbols = ELFSymbolTable(file: file)
         let outerSymbol = try XCTUnwrap(symbols.symbols.first {
             SwiftNameFormatter.readableName(forSymbol: symbols.symbol(containing: $0.address)?.name ?? "") == outer

@@ -29,8 +29,8 @@ final class MalformedELFTests: XCTestCase {
     }
 
     func testCorruptedCopiesNeverCrash() throws {
-        for dwarfVersion in [4, 5] {
-            let original = try buildFixture(dwarfVersion: dwarfVersion)
+        for (dwarfVersion, compressed) in [(4, false), (5, false), (5, true)] {
+            let original = try buildFixture(dwarfVersion: dwarfVersion, compressed: compressed)
             let bytes = try [UInt8](Data(contentsOf: original))
             let pristine = try XCTUnwrap(ELFFile.open(path: original.path))
             let text = try XCTUnwrap(pristine.section(named: ".text"))
@@ -46,7 +46,7 @@ final class MalformedELFTests: XCTestCase {
                 if section.size > 0, start < bytes.count { regions.append(start..<min(bytes.count, start + Int(section.size))) }
             }
 
-            var random = SplitMix64(seed: UInt64(dwarfVersion) * 0x9e37_79b9)
+            var random = SplitMix64(seed: UInt64(dwarfVersion) * 0x9e37_79b9 + (compressed ? 1 : 0))
             for iteration in 0..<400 {
                 var mutated = bytes
                 switch iteration % 4 {
@@ -60,7 +60,7 @@ final class MalformedELFTests: XCTestCase {
                         mutated[index] = iteration % 4 == 3 ? 0xff : UInt8(truncatingIfNeeded: random.next())
                     }
                 }
-                let url = directory.appendingPathComponent("mutant-\(dwarfVersion)-\(iteration)")
+                let url = directory.appendingPathComponent("mutant-\(dwarfVersion)-\(compressed)-\(iteration)")
                 try Data(mutated).write(to: url)
                 if let file = ELFFile.open(path: url.path) {
                     _ = file.buildID
@@ -74,7 +74,7 @@ final class MalformedELFTests: XCTestCase {
         }
     }
 
-    private func buildFixture(dwarfVersion: Int) throws -> URL {
+    private func buildFixture(dwarfVersion: Int, compressed: Bool) throws -> URL {
         let source = directory.appendingPathComponent("fixture\(dwarfVersion).c")
         try """
             #include <stdio.h>
@@ -82,10 +82,11 @@ final class MalformedELFTests: XCTestCase {
             __attribute__((noinline)) int outer(int n) { return inner(n) + inner(n + 1); }
             int main(int argc, char **argv) { (void)argv; printf("%d\\n", outer(argc)); return 0; }
             """.write(to: source, atomically: true, encoding: .utf8)
-        let binary = directory.appendingPathComponent("fixture\(dwarfVersion)")
+        let binary = directory.appendingPathComponent("fixture\(dwarfVersion)\(compressed ? "z" : "")")
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["clang", "-O2", "-g", "-gdwarf-\(dwarfVersion)", source.path, "-o", binary.path]
+        process.arguments = ["clang", "-O2", "-g", "-gdwarf-\(dwarfVersion)", compressed ? "-gz=zlib" : "-gz=none",
+                             source.path, "-o", binary.path]
         try process.run()
         process.waitUntilExit()
         guard process.terminationStatus == 0 else { throw XCTSkip("clang could not build the fixture") }

@@ -48,6 +48,14 @@ final class SwiftNameFormatterTests: XCTestCase {
              "lazy protocol witness table accessor for type [Swift.Int] and conformance [A] : Swift.Sequence in Swift"),
             ("static Swift.Int.< infix(Swift.Int, Swift.Int) -> Swift.Bool", "static Swift.Int.< infix(_:_:)"),
             ("type metadata accessor for M.Worker", "type metadata accessor for M.Worker"),
+            ("Swift.(_stringCompareSlow in _835F230159459CFFE280B5F8E69D8077)(_: Swift._StringGuts, _: Swift._StringGuts, expecting: Swift._StringComparisonResult) -> Swift.Bool",
+             "Swift._stringCompareSlow(_:_:expecting:)"),
+            ("closure #1 in Swift._StringGuts.(_convertedToSmall in _408A76AB043BD3EFBAB6FAAAAA9B4914)() -> Swift._SmallString",
+             "closure #1 in Swift._StringGuts._convertedToSmall()"),
+            ("reabstraction thunk helper <A> from @escaping @callee_guaranteed (@in_guaranteed A) -> (@out A) to @escaping @callee_guaranteed (@guaranteed A) -> (@owned A)",
+             "reabstraction thunk helper <A>"),
+            ("function signature specialization <Arg[0] = [Closure Propagated : $sSS1fyyFyyXEfU_, Argument Types : []> of generic specialization <Swift.Range<Swift.Int>, Swift.String, Swift.Never> of Swift.Collection.map<A, B>((A.Element) throws(B) -> A1) throws(B) -> [A1]",
+             "Swift.Collection.map<A, B>(_:)"),
         ]
         for (demangled, expected) in cases {
             XCTAssertEqual(SwiftNameFormatter.simplify(demangled), expected, demangled)

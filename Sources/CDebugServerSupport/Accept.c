@@ -1,0 +1,8 @@
+#define _GNU_SOURCE
+#include <stddef.h>
+#include <sys/socket.h>
+#include "CDebugServerSupport.h"
+
+int cdebugserver_accept_nonblocking(int listener_fd) {
+    return accept4(listener_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+}

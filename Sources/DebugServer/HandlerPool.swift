@@ -1,0 +1,126 @@
+// Worker threads that build responses, so the socket loop never waits on a profile.
+//
+// Two lanes, so expensive profiles cannot pile up:
+// * shared lanes (one per profile name, the index, symbol): at most
+//   `maxConcurrentRendersPerProfile` run at once, up to `maxQueuedPerProfile` more wait in FIFO order,
+//   and any request beyond that is answered 429 at once;
+// * exclusive lanes (`seconds=N` delta profiles per profile name, the CPU profile): one at a time on a
+//   thread of its own (it mostly sleeps), a second request gets the lane's "busy" answer at once
+//   (Go's 500 for CPU, 429 for deltas).
+// These are plain OS threads: the server must keep answering while the goroutine scheduler is wedged.
+import Foundation
+
+struct WorkItem: Sendable {
+    enum Lane: Sendable {
+        case shared(key: String)
+        case exclusive(key: String, busy: HTTPResponse)
+    }
+
+    var lane: Lane
+    var run: @Sendable (CancellationCheck) -> HTTPResponse
+}
+
+final class HandlerPool: @unchecked Sendable {
+    private struct Job {
+        var key: String
+        var item: WorkItem
+        var cancel: CancellationCheck
+        var completion: @Sendable (HTTPResponse) -> Void
+    }
+
+    private let condition = NSCondition()
+    // All below guarded by `condition`.
+    private var queue: [Job] = []
+    private var runningPerKey: [String: Int] = [:]
+    private var queuedPerKey: [String: Int] = [:]
+    private var exclusiveBusy: Set<String> = []
+    private var stopping = false
+    private var liveWorkers = 0
+
+    private let maxRunningPerKey: Int
+    private let maxQueuedPerKey: Int
+
+    init(workerThreads: Int, maxRunningPerKey: Int, maxQueuedPerKey: Int) {
+        self.maxRunningPerKey = maxRunningPerKey
+        self.maxQueuedPerKey = maxQueuedPerKey
+        liveWorkers = workerThreads
+        for index in 0..<workerThreads {
+            let thread = Thread { [self] in workerLoop() }
+            thread.name = "pprof-worker-\(index)"
+            thread.start()
+        }
+    }
+
+    /// Queues `item`; `completion` runs on a worker thread with the response. Returns the immediate
+    /// answer instead when the item's lane is full.
+    func submit(_ item: WorkItem, cancel: CancellationCheck,
+                completion: @escaping @Sendable (HTTPResponse) -> Void) -> HTTPResponse? {
+        condition.lock()
+        defer { condition.unlock() }
+        if stopping { return HTTPResponse(status: 503, headers: plainTextHeaders, text: "server is shutting down\n") }
+        switch item.lane {
+        case .exclusive(let key, let busy):
+            if exclusiveBusy.contains(key) { return busy }
+            exclusiveBusy.insert(key)
+            let thread = Thread { [self] in
+                let response = item.run(cancel)
+                condition.lock()
+                exclusiveBusy.remove(key)
+                condition.unlock()
+                completion(response)
+            }
+            thread.name = "pprof-long"
+            thread.start()
+            return nil
+        case .shared(let key):
+            let running = runningPerKey[key, default: 0]
+            let queued = queuedPerKey[key, default: 0]
+            if running >= maxRunningPerKey && queued >= maxQueuedPerKey {
+                return pprofErrorResponse(
+                    status: 429, message: "too many requests for this profile in flight; retry later")
+            }
+            queue.append(Job(key: key, item: item, cancel: cancel, completion: completion))
+            queuedPerKey[key] = queued + 1
+            condition.signal()
+            return nil
+        }
+    }
+
+    /// Lets queued jobs finish (their cancellation flags are raised by the server) and ends the
+    /// workers. Returns without waiting for them.
+    func stop() {
+        condition.lock()
+        stopping = true
+        condition.broadcast()
+        condition.unlock()
+    }
+
+    private func workerLoop() {
+        condition.lock()
+        while true {
+            if let index = queue.firstIndex(where: { runningPerKey[$0.key, default: 0] < maxRunningPerKey }) {
+                let job = queue.remove(at: index)
+                queuedPerKey[job.key, default: 1] -= 1
+                if queuedPerKey[job.key] == 0 { queuedPerKey[job.key] = nil }
+                runningPerKey[job.key, default: 0] += 1
+                condition.unlock()
+                // A request whose client already left is answered without doing the work.
+                let response = job.cancel.isCancelled
+                    ? pprofErrorResponse(status: 500, message: PprofError.cancelled.message)
+                    : job.item.run(job.cancel)
+                condition.lock()
+                runningPerKey[job.key, default: 1] -= 1
+                if runningPerKey[job.key] == 0 { runningPerKey[job.key] = nil }
+                condition.broadcast()
+                condition.unlock()
+                job.completion(response)
+                condition.lock()
+                continue
+            }
+            if stopping && queue.isEmpty { break }
+            condition.wait()
+        }
+        liveWorkers -= 1
+        condition.unlock()
+    }
+}

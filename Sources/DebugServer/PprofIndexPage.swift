@@ -1,0 +1,97 @@
+// The `/debug/pprof/` HTML page, laid out byte for byte as Go 1.27's net/http/pprof writes it
+// (go-captures/go1.27/index.txt): rows sorted by name, relative `?debug=1` links, escaped text, and
+// no newline after `</html>`.
+
+/// Descriptions of the routes the server itself provides, worded as Go 1.27 words them.
+enum BuiltinProfileDescriptions {
+    static let cmdline = "The command line invocation of the current program"
+    static let profile = "CPU profile. You can specify the duration in the seconds GET parameter. After you get the profile file, use the go tool pprof command to investigate the profile."
+    static let symbol = "Maps given program counters to function names. Counters can be specified in a GET raw query or POST body, multiple counters are separated by '+'."
+}
+
+func renderPprofIndexPage(rows unsortedRows: [PprofProfileInfo]) -> [UInt8] {
+    // Go sorts by name with byte-wise string comparison.
+    let rows = unsortedRows.sorted { $0.name.utf8.lexicographicallyPrecedes($1.name.utf8) }
+    // Built as bytes: this page is what scrapers and benchmarks hit most often.
+    var html: [UInt8] = []
+    html.reserveCapacity(3072)
+    html += indexPageHead
+    for row in rows {
+        html += "<tr><td>".utf8
+        html += String(row.count).utf8
+        html += "</td><td><a href='".utf8
+        appendHTMLEscaped(row.name, to: &html)
+        html += "?debug=1'>".utf8
+        appendHTMLEscaped(row.name, to: &html)
+        html += "</a></td></tr>\n".utf8
+    }
+    html += indexPageMiddle
+    for row in rows {
+        html += "<li><div class=profile-name>".utf8
+        appendHTMLEscaped(row.name, to: &html)
+        html += ": </div> ".utf8
+        appendHTMLEscaped(row.description, to: &html)
+        html += "</li>\n".utf8
+    }
+    html += indexPageTail
+    return html
+}
+
+private let indexPageHead = Array("""
+    <html>
+    <head>
+    <title>/debug/pprof/</title>
+    <style>
+    .profile-name{
+    \tdisplay:inline-block;
+    \twidth:6rem;
+    }
+    </style>
+    </head>
+    <body>
+    /debug/pprof/
+    <br>
+    <p>Set debug=1 as a query parameter to export in legacy text format</p>
+    <br>
+    Types of profiles available:
+    <table>
+    <thead><td>Count</td><td>Profile</td></thead>
+
+    """.utf8)
+
+private let indexPageMiddle = Array("""
+    </table>
+    <a href="goroutine?debug=2">full goroutine stack dump</a>
+    <br>
+    <p>
+    Profile Descriptions:
+    <ul>
+
+    """.utf8)
+
+private let indexPageTail = Array("""
+    </ul>
+    </p>
+    </body>
+    </html>
+    """.utf8)
+
+/// The five characters Go's `html.EscapeString` replaces, with the same entities.
+func appendHTMLEscaped(_ text: String, to out: inout [UInt8]) {
+    for byte in text.utf8 {
+        switch byte {
+        case UInt8(ascii: "<"): out += "&lt;".utf8
+        case UInt8(ascii: ">"): out += "&gt;".utf8
+        case UInt8(ascii: "&"): out += "&amp;".utf8
+        case UInt8(ascii: "'"): out += "&#39;".utf8
+        case UInt8(ascii: "\""): out += "&#34;".utf8
+        default: out.append(byte)
+        }
+    }
+}
+
+func htmlEscape(_ text: String) -> String {
+    var bytes: [UInt8] = []
+    appendHTMLEscaped(text, to: &bytes)
+    return String(decoding: bytes, as: UTF8.self)
+}

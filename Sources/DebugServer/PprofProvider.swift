@@ -1,0 +1,80 @@
+// The seam between the HTTP server and the profiles: the server knows paths, queries, statuses and
+// headers; a provider knows how to build the bytes. The lead wires the real profiles in; tests use a
+// fake one.
+
+/// One row of the `/debug/pprof/` index page.
+public struct PprofProfileInfo: Sendable, Hashable {
+    /// The name in the URL (`goroutine`, `heap`, …).
+    public var name: String
+    /// The Count column: goroutines, heap records, stack buckets, threads created, …
+    public var count: Int
+    /// The description on the index page (plain text; the server escapes it).
+    public var description: String
+    /// Whether `?seconds=N` builds a delta profile (Go: allocs, block, goroutine, goroutineleak, heap,
+    /// mutex, threadcreate). Other profiles answer 400 to `seconds`.
+    public var supportsDelta: Bool
+
+    public init(name: String, count: Int, description: String, supportsDelta: Bool) {
+        self.name = name
+        self.count = count
+        self.description = description
+        self.supportsDelta = supportsDelta
+    }
+}
+
+/// Where the profile data comes from. Methods are called on the server's worker threads (never on
+/// goroutines, never on the socket loop), possibly several at once, so they must be thread-safe.
+public protocol PprofProvider: Sendable {
+    /// The named profiles this process offers. The server adds `cmdline` and `symbol` (and `profile`
+    /// when `supportsCPUProfile`) itself, and sorts the rows by name as Go does.
+    var profiles: [PprofProfileInfo] { get }
+
+    /// The body of `/debug/pprof/<name>?debug=<debug>`: a gzipped profile.proto when `debug == 0`,
+    /// otherwise the legacy text form (each profile decides what it does with odd values, as Go's
+    /// writers do). `gcFirst` is set for `heap?gc=N` with N > 0. Throw `PprofError` for Go's errors;
+    /// poll `cancel` in long loops and throw `PprofError.cancelled` once it is set.
+    func render(_ name: String, debug: Int, gcFirst: Bool, cancel: CancellationCheck) throws -> [UInt8]
+
+    /// The body of `/debug/pprof/<name>?seconds=<seconds>`: a gzipped profile of what changed over
+    /// `seconds` (snapshot, `cancel.sleep(seconds:)`, snapshot, subtract).
+    func delta(_ name: String, seconds: Int, cancel: CancellationCheck) throws -> [UInt8]
+
+    /// Function names for program counters (`/debug/pprof/symbol`): the innermost function at each
+    /// PC, or no entry for PCs that resolve to nothing.
+    func symbolize(_ pcs: [UInt]) -> [(pc: UInt, name: String)]
+
+    /// Whether `/debug/pprof/profile` (CPU) exists. While false the route answers 404 `Unknown
+    /// profile` and the index does not list it.
+    var supportsCPUProfile: Bool { get }
+
+    /// A gzipped CPU profile over `seconds` seconds. Called at most once at a time.
+    func cpuProfile(seconds: Int, cancel: CancellationCheck) throws -> [UInt8]
+}
+
+extension PprofProvider {
+    public var supportsCPUProfile: Bool { false }
+
+    public func cpuProfile(seconds: Int, cancel: CancellationCheck) throws -> [UInt8] {
+        throw PprofError.unknownProfile
+    }
+}
+
+/// Errors a provider throws; the server turns each into Go's status and message, sent as
+/// `text/plain; charset=utf-8` with `X-Go-Pprof: 1` so `go tool pprof` prints it.
+public struct PprofError: Error, Sendable, Equatable, CustomStringConvertible {
+    public var status: Int
+    public var message: String
+
+    public init(status: Int, message: String) {
+        self.status = status
+        self.message = message
+    }
+
+    public var description: String { "\(status) \(message)" }
+
+    public static let unknownProfile = PprofError(status: 404, message: "Unknown profile")
+    public static let collectionFailed = PprofError(status: 500, message: "failed to collect profile")
+    public static let deltaFailed = PprofError(status: 500, message: "failed to compute delta")
+    /// The client went away (or reset its HTTP/2 stream); Go's text for a cancelled request context.
+    public static let cancelled = PprofError(status: 500, message: "context canceled")
+}

@@ -1,0 +1,262 @@
+// The socket loop: one OS thread, one epoll set (level-triggered) holding the listeners, every
+// connection and an eventfd through which worker threads hand back finished responses. It never
+// runs user code or goroutines; the only things it waits on are sockets, and at most 100 ms at a
+// time so timeouts are checked even when nothing happens.
+import Foundation
+import CDebugServerSupport
+import Glibc
+import Logging
+import Synchronization
+
+/// A finished response on its way from a worker thread to the loop.
+struct Completion: Sendable {
+    var connectionID: UInt64
+    /// HTTP/2 stream, or 0 for HTTP/1.1.
+    var streamID: Int32
+    var response: HTTPResponse
+}
+
+func monotonicNanoseconds() -> UInt64 {
+    var now = timespec()
+    clock_gettime(CLOCK_MONOTONIC, &now)
+    return UInt64(now.tv_sec) * 1_000_000_000 + UInt64(now.tv_nsec)
+}
+
+extension Duration {
+    var nanoseconds: UInt64 {
+        let (seconds, attoseconds) = components
+        return UInt64(max(0, seconds)) * 1_000_000_000 + UInt64(max(0, attoseconds) / 1_000_000_000)
+    }
+}
+
+final class ServerLoop: @unchecked Sendable {
+    let configuration: DebugServerConfiguration
+    let router: PprofRouter
+    let pool: HandlerPool
+    let logger: Logger
+    let parser: HTTP1RequestParser
+
+    private let epollFD: Int32
+    private let wakeFD: Int32
+    private var listeners: [Int32: Listener] = [:]
+    // Loop-thread state.
+    private var connections: [Int32: Connection] = [:]
+    private var connectionsByID: [UInt64: Connection] = [:]
+    private var nextConnectionID: UInt64 = 1
+    private var drainDeadline: UInt64? = nil
+
+    // Shared with other threads.
+    private let mailbox = Mutex<[Completion]>([])
+    private let stopRequested = Atomic<Bool>(false)
+    private let exited = NSCondition()
+    private var hasExited = false  // guarded by `exited`
+
+    init(configuration: DebugServerConfiguration, listeners: [Listener], provider: any PprofProvider, logger: Logger) throws {
+        self.configuration = configuration
+        self.logger = logger
+        self.router = PprofRouter(provider: provider, bearerToken: configuration.bearerToken,
+                                  maxProfileSeconds: configuration.maxProfileSeconds,
+                                  maxBodyBytes: configuration.maxBodyBytes)
+        self.parser = HTTP1RequestParser(maxHeaderBytes: configuration.maxHeaderBytes,
+                                         maxHeaderCount: configuration.maxHeaderCount)
+        epollFD = epoll_create1(Int32(EPOLL_CLOEXEC))
+        wakeFD = eventfd(0, Int32(EFD_NONBLOCK) | Int32(EFD_CLOEXEC))
+        guard epollFD >= 0, wakeFD >= 0 else {
+            throw DebugServerError.cannotListen(address: "epoll", reason: posixError())
+        }
+        pool = HandlerPool(workerThreads: configuration.workerThreads,
+                           maxRunningPerKey: configuration.maxConcurrentRendersPerProfile,
+                           maxQueuedPerKey: configuration.maxQueuedPerProfile)
+        for listener in listeners {
+            self.listeners[listener.fd] = listener
+        }
+        register(wakeFD, events: EPOLLIN.rawValue)
+        for listener in listeners { register(listener.fd, events: EPOLLIN.rawValue) }
+    }
+
+    deinit {
+        // Closed only here: handlers still running after stop() hold the loop and may post (and so
+        // write the eventfd) until they return; closing earlier could hit a reused descriptor.
+        close(epollFD)
+        close(wakeFD)
+        receiveBuffer.deallocate()
+    }
+
+    // MARK: called from other threads
+
+    func post(_ completion: Completion) {
+        mailbox.withLock { $0.append(completion) }
+        wake()
+    }
+
+    func requestStop() {
+        stopRequested.store(true, ordering: .releasing)
+        wake()
+    }
+
+    func waitUntilExited() {
+        exited.lock()
+        while !hasExited { exited.wait() }
+        exited.unlock()
+    }
+
+    private func wake() {
+        var one: UInt64 = 1
+        _ = write(wakeFD, &one, 8)
+    }
+
+    // MARK: the loop thread
+
+    func run() {
+        var events = [epoll_event](repeating: epoll_event(), count: 64)
+        var lastTimerCheck = monotonicNanoseconds()
+        while true {
+            let ready = epoll_wait(epollFD, &events, Int32(events.count), 100)
+            if ready < 0 && errno != EINTR { logger.error("epoll_wait failed: \(posixError())"); break }
+            for index in 0..<max(0, Int(ready)) {
+                let fd = events[index].data.fd
+                let flags = events[index].events
+                if fd == wakeFD {
+                    var counter: UInt64 = 0
+                    _ = read(wakeFD, &counter, 8)
+                    deliverCompletions()
+                } else if listeners[fd] != nil {
+                    acceptConnections(on: fd)
+                } else if let connection = connections[fd] {
+                    connection.handleEvents(flags)
+                }
+            }
+            let now = monotonicNanoseconds()
+            if now &- lastTimerCheck >= 50_000_000 {
+                lastTimerCheck = now
+                for connection in Array(connections.values) { connection.checkTimeouts(now: now) }
+            }
+            if stopRequested.load(ordering: .acquiring) {
+                if drainDeadline == nil { beginDrain(now: now) }
+                if connections.isEmpty || now >= drainDeadline! {
+                    for connection in Array(connections.values) { connection.close() }
+                    break
+                }
+            }
+        }
+        pool.stop()
+        exited.lock()
+        hasExited = true
+        exited.broadcast()
+        exited.unlock()
+    }
+
+    private func beginDrain(now: UInt64) {
+        drainDeadline = now + configuration.shutdownGracePeriod.nanoseconds
+        for (fd, listener) in listeners {
+            epoll_ctl(epollFD, EPOLL_CTL_DEL, fd, nil)
+            close(fd)
+            if let path = listener.unixPath { unlink(path) }
+        }
+        listeners.removeAll()
+        for connection in Array(connections.values) { connection.beginShutdown() }
+    }
+
+    private func deliverCompletions() {
+        let completions = mailbox.withLock { pending -> [Completion] in
+            let taken = pending
+            pending.removeAll(keepingCapacity: true)
+            return taken
+        }
+        for completion in completions {
+            // The connection may be gone (client left); its fd may even be reused, hence the id check.
+            guard let connection = connectionsByID[completion.connectionID] else { continue }
+            connection.complete(streamID: completion.streamID, response: completion.response)
+        }
+    }
+
+    private func acceptConnections(on listenerFD: Int32) {
+        while true {
+            let fd = cdebugserver_accept_nonblocking(listenerFD)
+            if fd < 0 {
+                if errno == EINTR { continue }
+                if errno != EAGAIN && errno != EWOULDBLOCK { logger.debug("accept failed: \(posixError())") }
+                return
+            }
+            if connections.count >= configuration.maxConnections {
+                let refusal = Array((
+                    "HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain; charset=utf-8\r\n"
+                    + "Connection: close\r\n\r\ntoo many open connections to the debug server\n").utf8)
+                _ = refusal.withUnsafeBytes { send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+                shutdown(fd, Int32(SHUT_WR))
+                close(fd)
+                logger.debug("refused a connection: \(configuration.maxConnections) already open")
+                continue
+            }
+            var one: Int32 = 1
+            setsockopt(fd, Int32(IPPROTO_TCP), TCP_NODELAY, &one, socklen_t(MemoryLayout<Int32>.size))
+            let connection = Connection(id: nextConnectionID, fd: fd, loop: self, now: monotonicNanoseconds())
+            nextConnectionID += 1
+            connections[fd] = connection
+            connectionsByID[connection.id] = connection
+            register(fd, events: EPOLLIN.rawValue | EPOLLRDHUP.rawValue)
+        }
+    }
+
+    var isDraining: Bool { drainDeadline != nil }
+
+    private var cachedDate: (second: Int, text: String) = (-1, "")
+
+    /// One receive buffer for every connection: reads happen one at a time on the loop thread.
+    let receiveBuffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 65536, alignment: 16)
+
+    /// The Date header value, formatted once per second (loop thread only).
+    func currentHTTPDate() -> String {
+        let second = time(nil)
+        if second != cachedDate.second { cachedDate = (second, httpDate()) }
+        return cachedDate.text
+    }
+
+    // MARK: services for connections
+
+    func register(_ fd: Int32, events: UInt32) {
+        var event = epoll_event()
+        event.events = events
+        event.data.fd = fd
+        epoll_ctl(epollFD, EPOLL_CTL_ADD, fd, &event)
+    }
+
+    func modify(_ fd: Int32, events: UInt32) {
+        var event = epoll_event()
+        event.events = events
+        event.data.fd = fd
+        epoll_ctl(epollFD, EPOLL_CTL_MOD, fd, &event)
+    }
+
+    func forget(_ connection: Connection) {
+        epoll_ctl(epollFD, EPOLL_CTL_DEL, connection.fd, nil)
+        connections[connection.fd] = nil
+        connectionsByID[connection.id] = nil
+    }
+
+    /// Runs a routed request: answers inline or hands it to the pool, whose answer comes back
+    /// through the mailbox. Returns the inline answer, or nil when the work was queued.
+    func dispatch(_ request: HTTPRequest, connectionID: UInt64, streamID: Int32,
+                  cancel: CancellationCheck) -> HTTPResponse? {
+        switch router.route(request) {
+        case .respond(let response):
+            return response
+        case .run(let item):
+            return pool.submit(item, cancel: cancel) { [self] response in
+                post(Completion(connectionID: connectionID, streamID: streamID, response: response))
+            }
+        }
+    }
+}
+
+/// `Sun, 22 Nov 2026 00:05:28 GMT`, as Go's Date header.
+func httpDate() -> String {
+    var now = time(nil)
+    var parts = tm()
+    gmtime_r(&now, &parts)
+    let days = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"]
+    let months = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
+    func two(_ value: Int32) -> String { value < 10 ? "0\(value)" : "\(value)" }
+    return "\(days[Int(parts.tm_wday)]), \(two(parts.tm_mday)) \(months[Int(parts.tm_mon)]) \(parts.tm_year + 1900) "
+        + "\(two(parts.tm_hour)):\(two(parts.tm_min)):\(two(parts.tm_sec)) GMT"
+}

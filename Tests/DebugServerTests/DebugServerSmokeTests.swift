@@ -1,6 +1,0 @@
-import XCTest
-@testable import DebugServer
-
-final class DebugServerSmokeTests: XCTestCase {
-    func testModuleLoads() {}
-}

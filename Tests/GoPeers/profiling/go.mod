@@ -1,0 +1,3 @@
+module goroutines/gopeers/profiling
+
+go 1.27

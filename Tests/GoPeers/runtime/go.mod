@@ -1,0 +1,3 @@
+module goroutines.peers/runtime
+
+go 1.27

@@ -1,0 +1,185 @@
+// Go peer of Sources/GoroutinesBench/RuntimeBenchmarks.swift: the same work, the same JSON lines.
+package main
+
+import (
+	"bufio"
+	"fmt"
+	"os"
+	"runtime"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+)
+
+func fib(n int) int {
+	if n < 2 {
+		return n
+	}
+	return fib(n-1) + fib(n-2)
+}
+
+var sink int
+
+func peakRSSKiB() int {
+	f, err := os.Open("/proc/self/status")
+	if err != nil {
+		return 0
+	}
+	defer f.Close()
+	s := bufio.NewScanner(f)
+	for s.Scan() {
+		if strings.HasPrefix(s.Text(), "VmHWM:") {
+			n, _ := strconv.Atoi(strings.Fields(s.Text())[1])
+			return n
+		}
+	}
+	return 0
+}
+
+func emit(name string, ops int, elapsed time.Duration, extra map[string]float64) {
+	fields := []string{
+		fmt.Sprintf(`"name":"%s"`, name), `"impl":"go"`, fmt.Sprintf(`"ops":%d`, ops),
+		fmt.Sprintf(`"wall_ms":%g`, float64(elapsed.Nanoseconds())/1e6),
+		fmt.Sprintf(`"ns_per_op":%g`, float64(elapsed.Nanoseconds())/float64(ops)),
+		fmt.Sprintf(`"peak_rss_kib":%d`, peakRSSKiB()),
+	}
+	keys := make([]string, 0, len(extra))
+	for k := range extra {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		fields = append(fields, fmt.Sprintf(`"%s":%g`, k, extra[k]))
+	}
+	fmt.Println("{" + strings.Join(fields, ",") + "}")
+}
+
+// Go has no raw context-switch API: the closest is one goroutine calling Gosched with GOMAXPROCS=1
+// (mcall, schedule, gogo back into the same goroutine).
+func rawSwitch(n int) {
+	runtime.GOMAXPROCS(1)
+	start := time.Now()
+	for i := 0; i < n; i++ {
+		runtime.Gosched()
+	}
+	emit("raw_switch", n*2, time.Since(start), nil)
+}
+
+func spawnJoin(n int) {
+	var wg sync.WaitGroup
+	start := time.Now()
+	for i := 0; i < n; i++ {
+		wg.Add(1)
+		go func() { wg.Done() }()
+		wg.Wait()
+	}
+	emit("spawn_join", n, time.Since(start), nil)
+}
+
+func fibFan(n int) {
+	var wg sync.WaitGroup
+	start := time.Now()
+	for i := 0; i < n; i++ {
+		wg.Add(1)
+		go func() {
+			sink += 0 * fib(20)
+			wg.Done()
+		}()
+	}
+	wg.Wait()
+	emit(fmt.Sprintf("fib20_x%d", n), n, time.Since(start), nil)
+}
+
+func parked(n int) {
+	var gate, parkedWG, exited sync.WaitGroup
+	gate.Add(1)
+	start := time.Now()
+	for i := 0; i < n; i++ {
+		parkedWG.Add(1)
+		exited.Add(1)
+		go func() {
+			parkedWG.Done()
+			gate.Wait()
+			exited.Done()
+		}()
+	}
+	parkedWG.Wait()
+	created := time.Now()
+	rss := peakRSSKiB()
+	gate.Done()
+	exited.Wait()
+	released := time.Now()
+	emit(fmt.Sprintf("parked_create_x%d", n), n, created.Sub(start),
+		map[string]float64{"rss_parked_kib": float64(rss), "rss_per_goroutine_bytes": float64(rss*1024) / float64(n)})
+	emit(fmt.Sprintf("parked_release_x%d", n), n, released.Sub(created), nil)
+}
+
+func goschedPing(n int) {
+	var wg sync.WaitGroup
+	start := time.Now()
+	for g := 0; g < 2; g++ {
+		wg.Add(1)
+		go func() {
+			for i := 0; i < n; i++ {
+				runtime.Gosched()
+			}
+			wg.Done()
+		}()
+	}
+	wg.Wait()
+	emit("gosched_ping", n*2, time.Since(start), nil)
+}
+
+func sleepLag(n int) {
+	lags := make([]int64, n)
+	var wg sync.WaitGroup
+	start := time.Now()
+	for i := 0; i < n; i++ {
+		wg.Add(1)
+		go func(i int) {
+			before := time.Now()
+			time.Sleep(time.Millisecond)
+			lags[i] = time.Since(before).Nanoseconds() - 1_000_000
+			wg.Done()
+		}(i)
+	}
+	wg.Wait()
+	elapsed := time.Since(start)
+	sort.Slice(lags, func(a, b int) bool { return lags[a] < lags[b] })
+	emit(fmt.Sprintf("sleep1ms_x%d", n), n, elapsed, map[string]float64{
+		"lag_p50_us": float64(lags[n/2]) / 1000, "lag_p99_us": float64(lags[n*99/100]) / 1000})
+}
+
+func main() {
+	if len(os.Args) < 2 {
+		fmt.Println("usage: runtime-peer <raw_switch|spawn_join|fib|parked|gosched_ping|sleep> [size]")
+		os.Exit(64)
+	}
+	size := func(d int) int {
+		if len(os.Args) > 2 {
+			if n, err := strconv.Atoi(os.Args[2]); err == nil {
+				return n
+			}
+		}
+		return d
+	}
+	switch os.Args[1] {
+	case "raw_switch":
+		rawSwitch(size(10_000_000))
+	case "spawn_join":
+		spawnJoin(size(200_000))
+	case "fib":
+		fibFan(size(100_000))
+	case "parked":
+		parked(size(100_000))
+	case "gosched_ping":
+		goschedPing(size(2_000_000))
+	case "sleep":
+		sleepLag(size(10_000))
+	default:
+		fmt.Fprintln(os.Stderr, "unknown benchmark", os.Args[1])
+		os.Exit(64)
+	}
+}

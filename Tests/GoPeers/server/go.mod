@@ -1,0 +1,3 @@
+module goroutines.local/goserverpeer
+
+go 1.27

@@ -1,6 +1,0 @@
-import XCTest
-@testable import Goroutines
-
-final class GoroutinesSmokeTests: XCTestCase {
-    func testModuleLoads() {}
-}

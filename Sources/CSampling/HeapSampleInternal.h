@@ -97,6 +97,16 @@ void gr_heap_bucket_add_free(uint32_t bucket, uint64_t size, uint64_t objects_fx
 /// Records a sampled block; returns 0 when the side table has no room near its slot.
 int gr_heap_remember_sampled_block(const void *ptr, const gr_heap_sampled_block *block);
 
+// ---- code ranges (HeapSampleCode.c) ----------------------------------------------------------------
+/// Collects the code segments of every object loaded now; called once before main.
+void gr_heap_code_ranges_init(void);
+/// The address lies in the main executable's code.
+int gr_heap_in_program_text(uintptr_t address);
+/// The address lies in known code, right after a call instruction.
+int gr_heap_is_return_address(uintptr_t address);
+/// Cuts a walked stack at its first entry that cannot be a return address; returns the new count.
+size_t gr_heap_trim_implausible_frames(uintptr_t *frames, size_t count);
+
 // ---- statistics -----------------------------------------------------------------------------------
 extern _Atomic uint64_t gr_heap_stat_samples;
 extern _Atomic uint64_t gr_heap_stat_stack_table_drops;

@@ -149,6 +149,39 @@ static int gr_stack_bounds(uintptr_t fp, uintptr_t *lo, uintptr_t *hi) {
     return 0;
 }
 
+// glibc and libstdc++ are built without frame pointers. When one of their functions (strdup, fopen,
+// operator new, ...) calls malloc, it may have reused rbp for data, so the chain breaks right after
+// the interposer's frame and the stack ends at "strdup". Its frame lies between the interposer's frame
+// and the return address into its caller; if that caller is in the program's own code (where SwiftPM
+// links every target) we find that return address by scanning at most 64 words of the frame for a word
+// that points right after a call instruction there, and the caller's frame pointer among the
+// registers it saved just below it (rbp is pushed first by convention), then walk on from there. Every
+// read stays within [lo, hi), the known-mapped stack. Returns the new frame count.
+static size_t gr_recover_frameless_caller(uintptr_t fp, uintptr_t lo, uintptr_t hi, uintptr_t *frames, size_t max) {
+    const uintptr_t word = sizeof(uintptr_t);
+    uintptr_t interposer_fp = ((const uintptr_t *)fp)[0];
+    if (interposer_fp < lo || interposer_fp > hi - 2 * word) return 2;
+    uintptr_t saved = ((const uintptr_t *)interposer_fp)[0];
+    // A valid frame pointer whose frame ends the stack: the walk stopped for a good reason.
+    if (saved > interposer_fp && saved <= hi - 2 * word && (saved & (word - 1)) == 0) return 2;
+
+    uintptr_t caller_fp = 0;
+    uintptr_t end = interposer_fp + 2 * word + 64 * word;
+    if (end > hi - word) end = hi - word;
+    for (uintptr_t at = interposer_fp + 2 * word; at <= end; at += word) {
+        uintptr_t value = *(const uintptr_t *)at;
+        if (gr_heap_in_program_text(value) && gr_heap_is_return_address(value)) {
+            frames[2] = value;
+            size_t n = 3;
+            if (caller_fp > at && caller_fp <= hi - 2 * word && (caller_fp & (word - 1)) == 0)
+                n += gr_walk_frame_pointers(caller_fp, lo, hi, frames + 3, max - 3);
+            return n;
+        }
+        if (value > at && value < hi && (value & (word - 1)) == 0) caller_fp = value;
+    }
+    return 2;
+}
+
 // Fills `out` with return addresses, leaf first, starting at the caller of the malloc-family function.
 static __attribute__((always_inline)) inline size_t gr_capture_stack(uintptr_t *out, size_t max) {
     uintptr_t buffer[GR_HEAP_MAX_DEPTH + 1];
@@ -163,6 +196,8 @@ static __attribute__((always_inline)) inline size_t gr_capture_stack(uintptr_t *
         if (hi <= fp || hi - fp > 65536) return 0;
     }
     size_t n = gr_walk_frame_pointers(fp, lo, hi, buffer, max + 1);
+    if (n == 2 && max > 3) n = gr_recover_frameless_caller(fp, lo, hi, buffer, max + 1);
+    n = gr_heap_trim_implausible_frames(buffer, n);
     if (n <= 1) return 0;
     // buffer[0] returns into the interposer (malloc, calloc, ...); the profile starts at its caller.
     memcpy(out, buffer + 1, (n - 1) * sizeof(uintptr_t));
@@ -176,7 +211,7 @@ __attribute__((noinline)) size_t gr_heap_current_stack(uintptr_t *out, size_t ma
         lo = fp;
         hi = fp + 2 * sizeof(uintptr_t);
     }
-    return gr_walk_frame_pointers(fp, lo, hi, out, max);
+    return gr_heap_trim_implausible_frames(out, gr_walk_frame_pointers(fp, lo, hi, out, max));
 }
 
 __attribute__((noinline)) uintptr_t gr_heap_stack_frame(size_t index) {
@@ -290,6 +325,7 @@ static int64_t gr_parse_rate(const char *text) {
 // Runs before main (after the libraries' own constructors, whose allocations go unsampled).
 __attribute__((constructor)) static void gr_heap_sampler_init(void) {
     gr_main_thread = pthread_self();
+    gr_heap_code_ranges_init();   // dl_iterate_phdr: here, never inside the hook
     // glibc sizes default thread stacks from RLIMIT_STACK (32 MiB when unlimited); a frame farther
     // than that from the thread's stack top is on some other stack, such as a goroutine's.
     struct rlimit limit;

@@ -22,7 +22,7 @@ func median(_ values: [Double]) -> Double {
 let pairs = 5_000_000
 nonisolated(unsafe) var sink: UnsafeMutableRawPointer?
 
-@inline(never) func mallocFreePairs(size: Int) -> Double {
+@inline(never) func mallocFreePairs(size: Int, pairs: Int = pairs) -> Double {
     let start = threadCPUNanoseconds()
     for i in 0..<pairs {
         let block = malloc(size &+ (i & 7))
@@ -133,7 +133,7 @@ func fixed2(_ x: Double) -> String {
 let check = attributionSelfCheck()
 print("{\"bench\":\"attribution_selfcheck\",\"attributed\":\(check.attributed),\"expected\":1000,\"caller_is_leaf\":\(check.leafAtSite)}")
 
-var pairLibc: [Double] = [], pairOff: [Double] = [], pairOn: [Double] = []
+var pairLibc: [Double] = [], pairOff: [Double] = [], pairOn: [Double] = [], pairEvery: [Double] = []
 var workOff: [Double] = [], workOn: [Double] = []
 _ = swiftWorkload(iterations: 2_000)   // warm up caches and lazy metadata
 for _ in 0..<rounds {
@@ -141,6 +141,8 @@ for _ in 0..<rounds {
     pairLibc.append(libcMallocFreePairs(size: 64))
     pairOff.append(mallocFreePairs(size: 64))
     workOff.append(swiftWorkload(iterations: 20_000))
+    gr_heap_set_rate(1)   // every pair sampled: the full cost of one sample (walk, bucket, side table, credit)
+    pairEvery.append(mallocFreePairs(size: 64, pairs: pairs / 20))
     gr_heap_set_rate(onRate)
     pairOn.append(mallocFreePairs(size: 64))
     workOn.append(swiftWorkload(iterations: 20_000))
@@ -150,6 +152,7 @@ gr_heap_read_stats(&stats)
 report("malloc_free_pair_64B", "glibc_direct", pairLibc, unit: "ns_per_pair")
 report("malloc_free_pair_64B", "interposed_rate_0", pairOff, unit: "ns_per_pair")
 report("malloc_free_pair_64B", "interposed_rate_524288", pairOn, unit: "ns_per_pair")
+report("malloc_free_pair_64B", "interposed_rate_1", pairEvery, unit: "ns_per_pair")
 report("swift_alloc_workload", "rate_0", workOff, unit: "ns_per_iteration")
 report("swift_alloc_workload", "rate_524288", workOn, unit: "ns_per_iteration")
 let slowdown = (median(workOn) / median(workOff) - 1) * 100

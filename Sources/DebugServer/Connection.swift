@@ -34,8 +34,7 @@ final class Connection {
     private var phase: Phase = .awaitingHead
     private var inbound: [UInt8] = []
     private var inboundOffset = 0
-    private var outbound: [UInt8] = []
-    private var outboundOffset = 0
+    private var outbound = OutboundQueue()
     private var headScanOffset = 0
     private var requestDeadline: UInt64?
     private var idleSince: UInt64
@@ -56,7 +55,7 @@ final class Connection {
     }
 
     var configuration: DebugServerConfiguration { loop.configuration }
-    var pendingOutboundBytes: Int { outbound.count - outboundOffset }
+    var pendingOutboundBytes: Int { outbound.pendingBytes }
 
     // MARK: events
 
@@ -386,43 +385,30 @@ final class Connection {
 
     // MARK: output
 
-    func enqueue(_ bytes: [UInt8]) {
-        if outboundOffset == outbound.count {
-            outbound.removeAll(keepingCapacity: outbound.capacity <= outboundHighWater)
-            outboundOffset = 0
-        }
-        outbound.append(contentsOf: bytes)
-    }
+    func enqueue(_ bytes: [UInt8]) { outbound.append(bytes) }
 
-    func enqueue(_ bytes: UnsafeRawBufferPointer) {
-        if outboundOffset == outbound.count {
-            outbound.removeAll(keepingCapacity: outbound.capacity <= outboundHighWater)
-            outboundOffset = 0
-        }
-        outbound.append(contentsOf: bytes)
-    }
+    func enqueue(_ bytes: UnsafeRawBufferPointer) { outbound.append(bytes) }
 
     func flush() {
         while !isClosed {
             if case .http2(let session) = phase, pendingOutboundBytes < outboundHighWater {
                 session.produceOutput(upTo: outboundHighWater - pendingOutboundBytes)
             }
-            guard outboundOffset < outbound.count else { break }
-            let written = outbound.withUnsafeBytes {
-                send(fd, $0.baseAddress! + outboundOffset, $0.count - outboundOffset, Int32(MSG_NOSIGNAL))
-            }
-            if written > 0 {
-                outboundOffset += written
+            guard !outbound.isEmpty else { break }
+            switch outbound.write(to: fd) {
+            case .wrote:
                 lastWriteProgress = monotonicNanoseconds()
                 continue
+            case .wouldBlock:
+                break
+            case .failed:
+                close()
+                return
             }
-            if written < 0 && errno == EINTR { continue }
-            if written < 0 && (errno == EAGAIN || errno == EWOULDBLOCK) { break }
-            close()
-            return
+            break
         }
         if isClosed { return }
-        let wantWritable = outboundOffset < outbound.count
+        let wantWritable = !outbound.isEmpty
         if wantWritable != watchingWritable {
             watchingWritable = wantWritable
             loop.modify(fd, events: EPOLLIN.rawValue | EPOLLRDHUP.rawValue | (wantWritable ? EPOLLOUT.rawValue : 0))

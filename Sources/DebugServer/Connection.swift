@@ -99,8 +99,8 @@ final class Connection {
 
     func checkTimeouts(now: UInt64) {
         if pendingOutboundBytes > 0 && now &- lastWriteProgress > configuration.writeTimeout.nanoseconds {
-            loop.logger.debug("closing a connection that stopped reading its response")
-            close()
+            loop.logger.debug("resetting a connection that stopped reading its response")
+            abort()
             return
         }
         switch phase {
@@ -430,6 +430,14 @@ final class Connection {
             inbound.removeFirst(inboundOffset)
             inboundOffset = 0
         }
+    }
+
+    /// Closes with a TCP reset, dropping unsent bytes: a stalled reader would otherwise keep the
+    /// kernel trickling megabytes of queued response to it long after we gave up.
+    func abort() {
+        var linger = Glibc.linger(l_onoff: 1, l_linger: 0)
+        setsockopt(fd, SOL_SOCKET, SO_LINGER, &linger, socklen_t(MemoryLayout<Glibc.linger>.size))
+        close()
     }
 
     func close() {

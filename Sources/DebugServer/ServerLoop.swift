@@ -134,7 +134,7 @@ final class ServerLoop: @unchecked Sendable {
             if stopRequested.load(ordering: .acquiring) {
                 if drainDeadline == nil { beginDrain(now: now) }
                 if connections.isEmpty || now >= drainDeadline! {
-                    for connection in Array(connections.values) { connection.close() }
+                    for connection in Array(connections.values) { connection.abort() }
                     break
                 }
             }

@@ -203,6 +203,11 @@ final class PprofRouteTests: ServerTestCase {
         XCTAssertEqual(redirect.status, 307)
         XCTAssertEqual(redirect.header("Location"), "/debug/pprof/?debug=1")
 
+        // Absolute-form targets (proxies) reach the same routes.
+        XCTAssertEqual(try get("http://example.com/debug/pprof/heap?debug=1").body, FakePprofProvider.body("heap", debug: 1))
+        // Percent-encoded paths are decoded before routing, as Go's r.URL.Path is.
+        XCTAssertEqual(try get("/debug/pprof/%68eap?debug=1").body, FakePprofProvider.body("heap", debug: 1))
+
         let elsewhere = try get("/metrics")
         XCTAssertEqual(elsewhere.status, 404)
         XCTAssertEqual(elsewhere.text, "404 page not found\n")

@@ -203,6 +203,11 @@ final class PprofRouteTests: ServerTestCase {
         XCTAssertEqual(redirect.status, 307)
         XCTAssertEqual(redirect.header("Location"), "/debug/pprof/?debug=1")
 
+        let unclean = try get("/debug/pprof/../pprof//heap?debug=1")
+        XCTAssertEqual(unclean.status, 301)
+        XCTAssertEqual(unclean.header("Location"), "/debug/pprof/heap?debug=1")
+        XCTAssertEqual(unclean.text, "<a href=\"/debug/pprof/heap?debug=1\">Moved Permanently</a>.\n\n")
+
         // Absolute-form targets (proxies) reach the same routes.
         XCTAssertEqual(try get("http://example.com/debug/pprof/heap?debug=1").body, FakePprofProvider.body("heap", debug: 1))
         // Percent-encoded paths are decoded before routing, as Go's r.URL.Path is.

@@ -30,9 +30,8 @@ final class G: @unchecked Sendable {
     /// Held while the goroutine runs and while a snapshot walks its stack: a parked G is never resumed
     /// in the middle of a walk, and a running G is never walked.
     let scanLock = Atomic<Bool>(false)
-    /// Frame pointer and PC of the blocking-call entry, so goroutines in blocking calls can be walked.
+    /// Frame pointer of `blockingCall`, so goroutines in blocking calls can be walked from there.
     var syscallFP: UInt = 0
-    var syscallPC: UInt = 0
     /// When the blocking call started (ns), for sysmon's retake decision and dumps.
     var syscallSince: Int64 = 0
     /// A timer the scheduler reuses for `sleep`, allocated on first use.

@@ -104,7 +104,7 @@ public enum Go {
     @inline(never)
     public static func blockingCall<T>(_ body: () throws -> T) rethrows -> T {
         guard let m = M.current, let g = m.curG else { return try body() }
-        Scheduler.shared.enterBlockingCall(m, g, fp: gr_current_frame_address(), pc: gr_caller_return_address())
+        Scheduler.shared.enterBlockingCall(m, g, fp: gr_current_frame_address())
         defer { Scheduler.shared.exitBlockingCall(g) }
         return try body()
     }

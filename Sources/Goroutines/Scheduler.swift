@@ -861,10 +861,9 @@ final class Scheduler: @unchecked Sendable {
 
     // MARK: blocking calls
 
-    func enterBlockingCall(_ m: M, _ g: G, fp: UInt, pc: UInt) {
+    func enterBlockingCall(_ m: M, _ g: G, fp: UInt) {
         guard let p = m.p else { return }
         g.syscallFP = fp
-        g.syscallPC = pc
         g.syscallSince = gr_nanotime()
         blockingCalls.wrappingAdd(1, ordering: .relaxed)
         g.status = .syscall

@@ -26,16 +26,16 @@ func currentThreadStackBounds() -> (UInt, UInt) {
 
 /// Walks a parked or blocked goroutine from its saved registers. The caller holds the G's scan lock.
 func walkGoroutineStack(_ g: G, maxDepth: Int) -> [UInt] {
-    let pc: UInt, fp: UInt
-    if g.status == .syscall && g.syscallFP != 0 {
-        pc = g.syscallPC
-        fp = g.syscallFP
-    } else {
-        pc = g.context.pointee.rip
-        fp = g.context.pointee.rbp
-    }
-    if pc == 0 || fp == 0 { return [] }  // never ran: only the trampoline is set up
     var buffer = [UInt](repeating: 0, count: maxDepth)
+    if g.status == .syscall && g.syscallFP != 0 {
+        // The walk from `blockingCall`'s frame starts at its caller: the user code that blocks.
+        let n = buffer.withUnsafeMutableBufferPointer {
+            gr_walk_frame_pointers(g.syscallFP, g.stack.low, g.stack.high, $0.baseAddress!, maxDepth)
+        }
+        return Array(buffer.prefix(n))
+    }
+    let pc = g.context.pointee.rip, fp = g.context.pointee.rbp
+    if pc == 0 || fp == 0 { return [] }  // never ran: only the trampoline is set up
     buffer[0] = pc
     let n = buffer.withUnsafeMutableBufferPointer {
         gr_walk_frame_pointers(fp, g.stack.low, g.stack.high, $0.baseAddress! + 1, maxDepth - 1)

@@ -4,10 +4,10 @@ import Symbolication
 /// The goroutine and threadcreate profiles, collected from the runtime's snapshot API and shaped as
 /// Go 1.27's (count profiles; `debug=2` is the traceback dump).
 public enum GoroutineProfiles {
-    /// What the `debug=1` text hides: the entry trampoline everywhere, and scheduler frames while they
-    /// lead a stack (Go hides `runtime.gopark` and friends the same way). The proto keeps every frame.
+    /// What the `debug=1` text hides: scheduler frames, goroutine entry frames and compiler thunks, as Go
+    /// hides `runtime.gopark` at the leaf and `runtime.goexit` at the root. The proto keeps every frame.
     public static let textFilter = StackTextFilter(
-        omits: { $0.function.hasPrefix("gr_goroutine_trampoline") },
+        omits: { GoroutineTraceback.isRuntimeInternal($0.function) },
         hidesWhileLeading: { GoroutineTraceback.isRuntimeInternal($0.function) })
 
     /// Every live goroutine, grouped by (stack, labels).

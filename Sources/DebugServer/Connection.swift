@@ -34,8 +34,7 @@ final class Connection {
     private var phase: Phase = .awaitingHead
     private var inbound: [UInt8] = []
     private var inboundOffset = 0
-    private var outbound: [UInt8] = []
-    private var outboundOffset = 0
+    private var outbound = OutboundQueue()
     private var headScanOffset = 0
     private var requestDeadline: UInt64?
     private var idleSince: UInt64
@@ -56,7 +55,7 @@ final class Connection {
     }
 
     var configuration: DebugServerConfiguration { loop.configuration }
-    var pendingOutboundBytes: Int { outbound.count - outboundOffset }
+    var pendingOutboundBytes: Int { outbound.pendingBytes }
 
     // MARK: events
 
@@ -100,8 +99,8 @@ final class Connection {
 
     func checkTimeouts(now: UInt64) {
         if pendingOutboundBytes > 0 && now &- lastWriteProgress > configuration.writeTimeout.nanoseconds {
-            loop.logger.debug("closing a connection that stopped reading its response")
-            close()
+            loop.logger.debug("resetting a connection that stopped reading its response")
+            abort()
             return
         }
         switch phase {
@@ -386,43 +385,30 @@ final class Connection {
 
     // MARK: output
 
-    func enqueue(_ bytes: [UInt8]) {
-        if outboundOffset == outbound.count {
-            outbound.removeAll(keepingCapacity: outbound.capacity <= outboundHighWater)
-            outboundOffset = 0
-        }
-        outbound.append(contentsOf: bytes)
-    }
+    func enqueue(_ bytes: [UInt8]) { outbound.append(bytes) }
 
-    func enqueue(_ bytes: UnsafeRawBufferPointer) {
-        if outboundOffset == outbound.count {
-            outbound.removeAll(keepingCapacity: outbound.capacity <= outboundHighWater)
-            outboundOffset = 0
-        }
-        outbound.append(contentsOf: bytes)
-    }
+    func enqueue(_ bytes: UnsafeRawBufferPointer) { outbound.append(bytes) }
 
     func flush() {
         while !isClosed {
             if case .http2(let session) = phase, pendingOutboundBytes < outboundHighWater {
                 session.produceOutput(upTo: outboundHighWater - pendingOutboundBytes)
             }
-            guard outboundOffset < outbound.count else { break }
-            let written = outbound.withUnsafeBytes {
-                send(fd, $0.baseAddress! + outboundOffset, $0.count - outboundOffset, Int32(MSG_NOSIGNAL))
-            }
-            if written > 0 {
-                outboundOffset += written
+            guard !outbound.isEmpty else { break }
+            switch outbound.write(to: fd) {
+            case .wrote:
                 lastWriteProgress = monotonicNanoseconds()
                 continue
+            case .wouldBlock:
+                break
+            case .failed:
+                close()
+                return
             }
-            if written < 0 && errno == EINTR { continue }
-            if written < 0 && (errno == EAGAIN || errno == EWOULDBLOCK) { break }
-            close()
-            return
+            break
         }
         if isClosed { return }
-        let wantWritable = outboundOffset < outbound.count
+        let wantWritable = !outbound.isEmpty
         if wantWritable != watchingWritable {
             watchingWritable = wantWritable
             loop.modify(fd, events: EPOLLIN.rawValue | EPOLLRDHUP.rawValue | (wantWritable ? EPOLLOUT.rawValue : 0))
@@ -444,6 +430,14 @@ final class Connection {
             inbound.removeFirst(inboundOffset)
             inboundOffset = 0
         }
+    }
+
+    /// Closes with a TCP reset, dropping unsent bytes: a stalled reader would otherwise keep the
+    /// kernel trickling megabytes of queued response to it long after we gave up.
+    func abort() {
+        var linger = Glibc.linger(l_onoff: 1, l_linger: 0)
+        setsockopt(fd, SOL_SOCKET, SO_LINGER, &linger, socklen_t(MemoryLayout<Glibc.linger>.size))
+        close()
     }
 
     func close() {

@@ -1,6 +1,7 @@
 // The debug HTTP server's public face: start, stop, where it listens. See DESIGN.md rule 1: it runs
 // on its own OS thread with its own epoll loop and worker threads, never on the goroutine scheduler,
 // so it answers while every P is busy or the program is deadlocked.
+import CDebugServerSupport
 import Foundation
 import Logging
 
@@ -67,8 +68,10 @@ public final class DebugServer: Sendable {
             throw error
         }
         let loop = try ServerLoop(configuration: configuration, listeners: listeners, provider: provider, logger: logger)
-        let thread = Thread { loop.run() }
-        thread.name = "pprof-http"
+        let thread = Thread {
+            cdebugserver_name_current_thread("pprof-http")
+            loop.run()
+        }
         thread.start()
         self.loop = loop
         boundPort = listeners.first(where: { $0.port != nil })?.port

@@ -1,5 +1,6 @@
 // swift-service-lifecycle integration: run the debug server as one service of a ServiceGroup, and
 // stop it gracefully when the group shuts down (SIGTERM, SIGINT, or another service ending).
+import Foundation
 import ServiceLifecycle
 import Synchronization
 
@@ -14,7 +15,14 @@ extension DebugServer: Service {
         } onCancelOrGracefulShutdown: {
             signal.fire()
         }
-        stop()
+        // stop() waits up to the grace period for in-flight requests; wait on a plain thread so no
+        // cooperative-pool thread is blocked meanwhile.
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            Thread {
+                self.stop()
+                continuation.resume()
+            }.start()
+        }
     }
 }
 

@@ -61,7 +61,7 @@ final class HTTP2Session {
         var options: OpaquePointer?
         nghttp2_option_new(&options)
         defer { nghttp2_option_del(options) }
-        // Refuse extra streams from the start, not only after the client acknowledged our SETTINGS.
+        // CONTINUATION flood cap (CVE-2024-28182); Debian's 1.52.0+deb12u2 and later export it.
         nghttp2_option_set_max_continuations(options, 8)
         nghttp2_session_server_new2(&session, callbacks, Unmanaged.passUnretained(self).toOpaque(), options)
 

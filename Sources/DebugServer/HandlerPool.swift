@@ -8,6 +8,7 @@
 //   thread of its own (it mostly sleeps), a second request gets the lane's "busy" answer at once
 //   (Go's 500 for CPU, 429 for deltas).
 // These are plain OS threads: the server must keep answering while the goroutine scheduler is wedged.
+import CDebugServerSupport
 import Foundation
 
 struct WorkItem: Sendable {
@@ -45,8 +46,10 @@ final class HandlerPool: @unchecked Sendable {
         self.maxQueuedPerKey = maxQueuedPerKey
         liveWorkers = workerThreads
         for index in 0..<workerThreads {
-            let thread = Thread { [self] in workerLoop() }
-            thread.name = "pprof-worker-\(index)"
+            let thread = Thread { [self] in
+                cdebugserver_name_current_thread("pprof-worker-\(index)")
+                workerLoop()
+            }
             thread.start()
         }
     }
@@ -63,13 +66,13 @@ final class HandlerPool: @unchecked Sendable {
             if exclusiveBusy.contains(key) { return busy }
             exclusiveBusy.insert(key)
             let thread = Thread { [self] in
+                cdebugserver_name_current_thread("pprof-long")
                 let response = item.run(cancel)
                 condition.lock()
                 exclusiveBusy.remove(key)
                 condition.unlock()
                 completion(response)
             }
-            thread.name = "pprof-long"
             thread.start()
             return nil
         case .shared(let key):

@@ -96,7 +96,7 @@ private func describeLocalAddress(_ fd: Int32) -> (String, Int, Bool) {
                 inet_ntop(AF_INET, &address, &text, socklen_t(text.count))
                 let port = Int(UInt16(bigEndian: sin.pointee.sin_port))
                 let loopback = (UInt32(bigEndian: address.s_addr) >> 24) == 127
-                return (String(cString: text), port, loopback)
+                return (String(decoding: text.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self), port, loopback)
             }
         }
     }
@@ -109,7 +109,8 @@ private func describeLocalAddress(_ fd: Int32) -> (String, Int, Bool) {
             let isV6Loopback = bytes[0..<15].allSatisfy { $0 == 0 } && bytes[15] == 1
             let isMappedV4Loopback = bytes[0..<10].allSatisfy { $0 == 0 } && bytes[10] == 0xff && bytes[11] == 0xff
                 && bytes[12] == 127
-            return ("[\(String(cString: text))]", port, isV6Loopback || isMappedV4Loopback)
+            let addressText = String(decoding: text.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+            return ("[\(addressText)]", port, isV6Loopback || isMappedV4Loopback)
         }
     }
 }

@@ -49,8 +49,13 @@ struct PprofRouter: Sendable {
             return .respond(response)
         }
         let path = request.path
+        // Go's mux sends `.`/`..`/`//` paths to their clean form first (301).
+        let clean = cleanPath(path)
+        if clean != path {
+            return .respond(redirect(to: clean, query: request.rawQuery, method: request.method, status: 301))
+        }
         if path == "/debug/pprof" {
-            return .respond(redirect(to: Self.prefix, query: request.rawQuery, method: request.method))
+            return .respond(redirect(to: Self.prefix, query: request.rawQuery, method: request.method, status: 307))
         }
         guard path.hasPrefix(Self.prefix) else {
             return .respond(HTTPResponse(status: 404, headers: plainTextHeaders, text: "404 page not found\n"))
@@ -105,15 +110,30 @@ struct PprofRouter: Sendable {
         return difference == 0
     }
 
-    /// Go's `http.Redirect` as the 1.27 mux uses it for the missing trailing slash.
-    private func redirect(to target: String, query: String, method: String) -> HTTPResponse {
+    /// Go's `http.Redirect` as the 1.27 mux uses it: 307 for the missing trailing slash, 301 to
+    /// a cleaned path.
+    private func redirect(to target: String, query: String, method: String, status: Int) -> HTTPResponse {
         let location = query.isEmpty ? target : target + "?" + query
-        var response = HTTPResponse(status: 307, headers: [("Location", location)])
+        var response = HTTPResponse(status: status, headers: [("Location", location)])
         if method == "GET" || method == "HEAD" {
             response.headers.append(("Content-Type", "text/html; charset=utf-8"))
-            response.body = Array("<a href=\"\(htmlEscape(location))\">Temporary Redirect</a>.\n\n".utf8)
+            response.body = Array("<a href=\"\(htmlEscape(location))\">\(reasonPhrase(status))</a>.\n\n".utf8)
         }
         return response
+    }
+
+    /// Go's `path.Clean` for a rooted path, keeping a trailing slash as the mux's cleanPath does.
+    private func cleanPath(_ path: String) -> String {
+        guard path != "*", path.contains("//") || path.contains("/.") || !path.hasPrefix("/") else { return path }
+        var parts: [Substring] = []
+        for part in path.split(separator: "/", omittingEmptySubsequences: true) {
+            if part == "." { continue }
+            if part == ".." { if !parts.isEmpty { parts.removeLast() }; continue }
+            parts.append(part)
+        }
+        var cleaned = "/" + parts.joined(separator: "/")
+        if path.hasSuffix("/") && cleaned != "/" { cleaned += "/" }
+        return cleaned
     }
 
     private func cpuProfileRoute(query: QueryParameters) -> RouteDecision {

@@ -130,11 +130,15 @@ final class ServerLoop: @unchecked Sendable {
             if now &- lastTimerCheck >= 50_000_000 {
                 lastTimerCheck = now
                 for connection in Array(connections.values) { connection.checkTimeouts(now: now) }
+                if let until = listenersPausedUntil, now >= until, drainDeadline == nil {
+                    listenersPausedUntil = nil
+                    for fd in listeners.keys { register(fd, events: EPOLLIN.rawValue) }
+                }
             }
             if stopRequested.load(ordering: .acquiring) {
                 if drainDeadline == nil { beginDrain(now: now) }
                 if connections.isEmpty || now >= drainDeadline! {
-                    for connection in Array(connections.values) { connection.close() }
+                    for connection in Array(connections.values) { connection.abort() }
                     break
                 }
             }
@@ -175,7 +179,15 @@ final class ServerLoop: @unchecked Sendable {
             let fd = cdebugserver_accept_nonblocking(listenerFD)
             if fd < 0 {
                 if errno == EINTR { continue }
-                if errno != EAGAIN && errno != EWOULDBLOCK { logger.debug("accept failed: \(posixError())") }
+                let code = errno
+                if code == EMFILE || code == ENFILE || code == ENOBUFS || code == ENOMEM {
+                    // Out of descriptors: a level-triggered listener would spin the loop. Stop
+                    // watching the listeners for a moment; queued clients wait in the backlog.
+                    logger.warning("debug server cannot accept connections: \(posixError(code)); pausing accept for 100 ms")
+                    pauseListeners()
+                } else if code != EAGAIN && code != EWOULDBLOCK {
+                    logger.debug("accept failed: \(posixError(code))")
+                }
                 return
             }
             if connections.count >= configuration.maxConnections {
@@ -199,6 +211,14 @@ final class ServerLoop: @unchecked Sendable {
     }
 
     var isDraining: Bool { drainDeadline != nil }
+
+    private var listenersPausedUntil: UInt64?
+
+    private func pauseListeners() {
+        guard listenersPausedUntil == nil else { return }
+        listenersPausedUntil = monotonicNanoseconds() + 100_000_000
+        for fd in listeners.keys { epoll_ctl(epollFD, EPOLL_CTL_DEL, fd, nil) }
+    }
 
     private var cachedDate: (second: Int, text: String) = (-1, "")
 

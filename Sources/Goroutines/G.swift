@@ -22,11 +22,11 @@ final class G: @unchecked Sendable {
     /// Goroutine labels (profiling); inherited from the parent at spawn.
     var labels: GoroutineLabelSet?
     /// Set by LockOSThread: this goroutine only runs on that M.
-    var lockedM: M?
+    @Unretained var lockedM: M?
     /// The M running it, while running or in a blocking call.
-    var m: M?
+    @Unretained var m: M?
     /// Intrusive link for the global run queue and free lists.
-    var schedLink: G?
+    @Unretained var schedLink: G?
     /// Held while the goroutine runs and while a snapshot walks its stack: a parked G is never resumed
     /// in the middle of a walk, and a running G is never walked.
     let scanLock = Atomic<Bool>(false)

@@ -21,21 +21,21 @@ final class M: @unchecked Sendable {
     /// The scheduler loop's saved registers while a goroutine runs on this thread.
     let g0Context: UnsafeMutablePointer<gr_context>
     let note: UnsafeMutablePointer<gr_note>
-    var curG: G?
+    @Unretained var curG: G?
     /// Mirror of curG's id for snapshots from other threads (0 = none).
     let curGID = Atomic<Int64>(0)
-    var p: P?
+    @Unretained var p: P?
     /// Mirror of p's id for snapshots (-1 = none).
     let pID = Atomic<Int>(-1)
     /// A P handed to this M while it slept (set under the scheduler lock).
-    var nextP: P?
+    @Unretained var nextP: P?
     /// The P this M held when its goroutine entered a blocking call.
-    var oldP: P?
+    @Unretained var oldP: P?
     var spinning = false
     let spinningFlag = Atomic<Bool>(false)
     /// Sleeping in the idle list.
     let blocked = Atomic<Bool>(false)
-    var lockedG: G?
+    @Unretained var lockedG: G?
     let lockedGID = Atomic<Int64>(0)
     var pending = AfterSwitch.none
     var tid: Int32 = 0
@@ -43,10 +43,21 @@ final class M: @unchecked Sendable {
     var creationStack: [UInt] = []
     /// sysmon and other runtime threads that never run goroutines.
     let isSystem: Bool
+    /// xorshift state for choosing steal victims (no syscall, unlike the system generator).
+    private var rngState: UInt64
+
+    /// A cheap pseudo-random number in 0..<bound.
+    @inline(__always) func cheapRandom(below bound: Int) -> Int {
+        rngState ^= rngState << 13
+        rngState ^= rngState >> 7
+        rngState ^= rngState << 17
+        return Int(truncatingIfNeeded: rngState % UInt64(bound))
+    }
 
     init(id: Int, isSystem: Bool = false) {
         self.id = id
         self.isSystem = isSystem
+        rngState = 0x9E37_79B9_7F4A_7C15 &* UInt64(id + 1)
         g0Context = .allocate(capacity: 1)
         g0Context.initialize(to: gr_context())
         note = .allocate(capacity: 1)

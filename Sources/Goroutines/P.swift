@@ -10,7 +10,7 @@ final class P: @unchecked Sendable {
     let id: Int
     let statusWord = Atomic<UInt32>(PStatus.idle.rawValue)
     /// The M holding this P (nil when idle).
-    var m: M?
+    @Unretained var m: M?
     let runq = RunQueue()
     /// A goroutine readied by this P's current goroutine, run next (inheriting the time slice), so
     /// ping-pong between two goroutines never goes through the queue or another thread.
@@ -32,4 +32,9 @@ final class P: @unchecked Sendable {
     }
 
     var hasRunnableWork: Bool { !runq.isEmpty || runnext.load(ordering: .acquiring) != 0 }
+
+    /// Work another M could take: the queue, or `runnext` of a P whose M is not about to run it.
+    var hasStealableWork: Bool {
+        !runq.isEmpty || (status != .running && runnext.load(ordering: .acquiring) != 0)
+    }
 }

@@ -33,8 +33,8 @@ final class Scheduler: @unchecked Sendable {
     let nmspinning = Atomic<Int>(0)
 
     // Global run queue (under `lock`), count readable without it.
-    private var globalHead: G?
-    private var globalTail: G?
+    @Unretained private var globalHead: G?
+    @Unretained private var globalTail: G?
     let globalCount = Atomic<Int>(0)
     private var globalFreeGs: [G] = []
 
@@ -48,7 +48,7 @@ final class Scheduler: @unchecked Sendable {
     let externalWaiters = Atomic<Int>(0)
 
     // The one idle M that sleeps with a timeout until the earliest timer.
-    private var timedSleeper: M?
+    @Unretained private var timedSleeper: M?
     private var timedSleeperDeadline = Int64.max
     let timedSleeperDeadlineMirror = Atomic<Int64>(Int64.max)
 
@@ -485,14 +485,16 @@ final class Scheduler: @unchecked Sendable {
                 retireP(m)
                 continue
             }
-            let now = gr_nanotime()
-            runTimers(p, now: now)
+            // Read the clock only when some P has a timer: most scheduling rounds have none.
+            let timersPending = earliestTimer() < Int64.max
+            let now = timersPending ? gr_nanotime() : 0
+            if timersPending { runTimers(p, now: now) }
             if p.schedtick.load(ordering: .relaxed) % 61 == 0 && globalCount.load(ordering: .relaxed) > 0 {
                 if let g = globalRunqGet(p, max: 1) { return g }
             }
             if let g = runqget(p) { return g }
             if globalCount.load(ordering: .relaxed) > 0, let g = globalRunqGet(p, max: 0) { return g }
-            if let g = runOtherPsTimers(p, now: now) { return g }
+            if timersPending, let g = runOtherPsTimers(p, now: now) { return g }
 
             let busy = procs - npidle.load(ordering: .relaxed)
             if m.spinning || 2 * nmspinning.load(ordering: .relaxed) < busy {
@@ -500,7 +502,7 @@ final class Scheduler: @unchecked Sendable {
                     m.setSpinning(true)
                     nmspinning.wrappingAdd(1, ordering: .relaxed)
                 }
-                if let g = stealWork(p) { return g }
+                if let g = stealWork(p, m) { return g }
             }
 
             // Nothing to do: give up the P and sleep.
@@ -519,7 +521,7 @@ final class Scheduler: @unchecked Sendable {
                 nmspinning.wrappingSubtract(1, ordering: .relaxed)
                 // Work may have been queued after we looked and before we stopped counting as spinning:
                 // the readier saw a spinning M and woke nobody. Look once more.
-                if let q = anyPWithWork() {
+                if let q = anyPWithStealableWork() {
                     lock.lock()
                     if let p2 = pidleget() {
                         lock.unlock()
@@ -541,12 +543,17 @@ final class Scheduler: @unchecked Sendable {
         return nil
     }
 
+    private func anyPWithStealableWork() -> P? {
+        for i in 0..<procs where p(i).hasStealableWork { return p(i) }
+        return nil
+    }
+
     /// Four rounds over the other Ps in random order, taking half of a victim's queue.
-    private func stealWork(_ mine: P) -> G? {
+    private func stealWork(_ mine: P, _ m: M) -> G? {
         let n = procs
         if n <= 1 { return nil }
         for round in 0..<4 {
-            let start = Int.random(in: 0..<n)
+            let start = m.cheapRandom(below: n)
             for k in 0..<n {
                 let victim = p((start + k) % n)
                 if victim === mine { continue }
@@ -611,7 +618,7 @@ final class Scheduler: @unchecked Sendable {
                 nmidle.wrappingSubtract(1, ordering: .relaxed)
             }
             let next = earliestTimer()
-            if next <= gr_nanotime() || globalCount.load(ordering: .relaxed) > 0 || anyPWithWork() != nil,
+            if next <= gr_nanotime() || globalCount.load(ordering: .relaxed) > 0 || anyPWithStealableWork() != nil,
                let p = pidleget() {
                 lock.unlock()
                 acquireP(m, p)

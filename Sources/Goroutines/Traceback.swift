@@ -91,8 +91,9 @@ public enum GoroutineTraceback {
         out += "\n"
     }
 
-    /// Scheduler machinery and compiler thunks, hidden as Go hides `runtime.` frames.
-    static func isRuntimeInternal(_ name: String) -> Bool {
+    /// Scheduler machinery and compiler thunks, hidden as Go hides `runtime.` frames (profiles' text forms
+    /// use the same rule for the frames they hide at the leaf end).
+    public static func isRuntimeInternal(_ name: String) -> Bool {
         for marker in internalMarkers where name.contains(marker) { return true }
         return name.hasPrefix("reabstraction thunk") || name.hasPrefix("thunk for") || name.hasPrefix("partial apply")
             || name.hasPrefix("gr_") || name == "?"

@@ -84,19 +84,19 @@ public struct ContentionProfile: RenderableProfile {
     public func legacyText() -> String {
         var frames = ResolvedFrames()
         frames.resolve(records.lazy.flatMap(\.stack).map { callSitePC(returnAddress: $0) }, with: resolver)
-        var text: String
+        var text = TextBuffer()
         switch kind {
         case .block:
-            text = "--- contention:\ncycles/second=\(Self.cyclesPerSecond)\n"
+            text.append("--- contention:\ncycles/second=\(Self.cyclesPerSecond)\n")
         case .mutex(let samplingPeriod):
-            text = "--- mutex:\ncycles/second=\(Self.cyclesPerSecond)\nsampling period=\(samplingPeriod)\n"
+            text.append("--- mutex:\ncycles/second=\(Self.cyclesPerSecond)\nsampling period=\(samplingPeriod)\n")
         }
         for record in records {
-            text += "\(record.delayNanoseconds) \(record.count) @"
+            text.append("\(record.delayNanoseconds) \(record.count) @")
             text.appendAddressList(record.stack)
-            text += "\n"
+            text.append("\n")
             text.appendFrameLines(stack: record.stack, frames: frames, filter: textFilter, allFrames: true)
         }
-        return TabAligner.align(text)
+        return text.alignedText()
     }
 }

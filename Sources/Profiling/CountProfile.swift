@@ -7,6 +7,7 @@
 //
 // Proto shape (Go 1.27): sample type and period type `<name>/count`, period 1, one sample per group,
 // labels as string labels sorted by key, no default sample type.
+import Glibc
 import Symbolication
 
 /// One counted thing (a goroutine, a thread) with its stack and labels.
@@ -33,7 +34,8 @@ public struct CountProfile: RenderableProfile {
         fileprivate var labelKeys: [String]
         fileprivate var labelValues: [String]
         /// Go's text key: `@ 0x… 0x…`, plus `\n# labels: {…}` when there are labels.
-        public var textKey: String
+        public var textKey: String { String(decoding: textKeyBytes, as: UTF8.self) }
+        fileprivate var textKeyBytes: [UInt8]
     }
 
     public let name: String
@@ -59,35 +61,65 @@ public struct CountProfile: RenderableProfile {
         struct Key: Hashable {
             var stack: [UInt]
             var labels: [String: String]
+            /// Stacks are hashed with a cheap multiply-xor mix instead of one seeded hash per word.
+            let mixed: Int
+
+            init(stack: [UInt], labels: [String: String]) {
+                self.stack = stack
+                self.labels = labels
+                var h: UInt = 0xcbf2_9ce4_8422_2325
+                for word in stack { h = (h ^ word) &* 0x0000_0100_0000_01b3 }
+                mixed = Int(bitPattern: h) ^ (labels.isEmpty ? 0 : labels.hashValue)
+            }
+
+            func hash(into hasher: inout Hasher) { hasher.combine(mixed) }
+            static func == (a: Key, b: Key) -> Bool { a.mixed == b.mixed && a.stack == b.stack && a.labels == b.labels }
         }
-        var counts: [Key: Int] = [:]
+        var groupIndex: [Key: Int] = [:]
         var order: [Key] = []
-        for record in records {
-            let key = Key(stack: record.stack.filter { $0 != 0 }, labels: record.labels)
-            if let count = counts[key] {
-                counts[key] = count + 1
+        var counts: [Int] = []
+        var previous: Key?
+        var previousCount = 0
+        // Runs of identical records (many goroutines parked at one place) skip hashing.
+        func flushPrevious() {
+            guard let key = previous else { return }
+            if let index = groupIndex[key] {
+                counts[index] += previousCount
             } else {
-                counts[key] = 1
+                groupIndex[key] = order.count
                 order.append(key)
+                counts.append(previousCount)
             }
         }
-        var groups = order.map { key -> Group in
+        for record in records {
+            if let key = previous, key.stack == record.stack, key.labels == record.labels {
+                previousCount += 1
+                continue
+            }
+            flushPrevious()
+            previous = Key(stack: record.stack.contains(0) ? record.stack.filter { $0 != 0 } : record.stack,
+                           labels: record.labels)
+            previousCount = 1
+        }
+        flushPrevious()
+        var groups = order.enumerated().map { index, key -> Group in
             let sorted = key.labels.sorted { $0.key.utf8.lexicographicallyPrecedes($1.key.utf8) }
-            var textKey = "@"
+            var textKey = TextBuffer()
+            textKey.append("@")
             textKey.appendAddressList(key.stack)
             if !sorted.isEmpty {
                 // Go sorts the formatted pairs, which for distinct keys is the same as sorting by key
                 // except where a key is a prefix of another; sort the formatted strings to be exact.
                 let pairs = sorted.map { $0.key.goQuoted + ":" + $0.value.goQuoted }
                     .sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) }
-                textKey += "\n# labels: {" + pairs.joined(separator: ", ") + "}"
+                textKey.append("\n# labels: {" + pairs.joined(separator: ", ") + "}")
             }
-            return Group(count: counts[key]!, stack: key.stack, labelKeys: sorted.map(\.key),
-                         labelValues: sorted.map(\.value), textKey: textKey)
+            return Group(count: counts[index], stack: key.stack, labelKeys: sorted.map(\.key),
+                         labelValues: sorted.map(\.value), textKeyBytes: textKey.bytes)
         }
         groups.sort { a, b in
             if a.count != b.count { return a.count > b.count }
-            return a.textKey.utf8.lexicographicallyPrecedes(b.textKey.utf8)
+            return bytewiseLess(a.textKeyBytes, b.textKeyBytes)
         }
         self.groups = groups
     }
@@ -111,11 +143,24 @@ public struct CountProfile: RenderableProfile {
     public func legacyText() -> String {
         var frames = ResolvedFrames()
         frames.resolve(groups.lazy.flatMap(\.stack).map { callSitePC(returnAddress: $0) }, with: resolver)
-        var text = "\(name) profile: total \(total)\n"
+        var text = TextBuffer()
+        text.append("\(name) profile: total \(total)\n")
         for group in groups {
-            text += String(group.count) + " " + group.textKey + "\n"
+            text.appendDecimal(group.count)
+            text.append(" ")
+            text.bytes.append(contentsOf: group.textKeyBytes)
+            text.append("\n")
             text.appendFrameLines(stack: group.stack, frames: frames, filter: textFilter, allFrames: false)
         }
-        return TabAligner.align(text)
+        return text.alignedText()
     }
+}
+
+/// Byte order, as Go compares strings.
+private func bytewiseLess(_ a: [UInt8], _ b: [UInt8]) -> Bool {
+    let common = min(a.count, b.count)
+    let order = a.withUnsafeBufferPointer { pa in
+        b.withUnsafeBufferPointer { pb in common == 0 ? 0 : memcmp(pa.baseAddress!, pb.baseAddress!, common) }
+    }
+    return order != 0 ? order < 0 : a.count < b.count
 }

@@ -31,7 +31,7 @@ public enum Gzip {
     public static let bestSpeed: Int32 = 1
 
     /// Compresses `input` into a complete gzip member.
-    public static func compress(_ input: [UInt8], level: Int32 = bestSpeed) throws -> [UInt8] {
+    public static func compress(_ input: [UInt8], level: Int32 = bestSpeed) throws(GzipError) -> [UInt8] {
         guard level == Z_DEFAULT_COMPRESSION || (0...9).contains(level) else { throw GzipError.invalidLevel(level) }
         var stream = z_stream()
         // windowBits 15 + 16 asks zlib for a gzip wrapper instead of a zlib one.
@@ -46,26 +46,33 @@ public enum Gzip {
         status = deflateSetHeader(&stream, &header)
         guard status == Z_OK else { throw zlibError("deflateSetHeader", status, stream) }
 
-        var output = [UInt8](repeating: 0, count: Int(deflateBound(&stream, uLong(input.count))) + 32)
-        var input = input
-        let produced: Int = try input.withUnsafeMutableBufferPointer { inBuffer in
-            try output.withUnsafeMutableBufferPointer { outBuffer in
-                stream.next_in = inBuffer.baseAddress
-                stream.avail_in = uInt(inBuffer.count)
-                stream.next_out = outBuffer.baseAddress
-                stream.avail_out = uInt(outBuffer.count)
-                // deflateBound guarantees a single Z_FINISH call completes.
-                let result = deflate(&stream, Z_FINISH)
-                guard result == Z_STREAM_END else { throw zlibError("deflate", result, stream) }
-                return outBuffer.count - Int(stream.avail_out)
-            }
+        // Compress through a small reused chunk rather than one worst-case-sized buffer: profiles shrink
+        // 10-20x, and large short-lived buffers cost page faults on every request.
+        var output: [UInt8] = []
+        output.reserveCapacity(input.count / 8 + 64)
+        var chunk = [UInt8](repeating: 0, count: 32 * 1024)
+        try input.withUnsafeBufferPointer { inBuffer throws(GzipError) in
+            // zlib only reads the input; its pointer type just lacks the const.
+            stream.next_in = inBuffer.baseAddress.map { UnsafeMutablePointer(mutating: $0) }
+            stream.avail_in = uInt(inBuffer.count)
+            repeat {
+                let written = chunk.withUnsafeMutableBufferPointer { outBuffer in
+                    stream.next_out = outBuffer.baseAddress
+                    stream.avail_out = uInt(outBuffer.count)
+                    status = deflate(&stream, Z_FINISH)
+                    return outBuffer.count - Int(stream.avail_out)
+                }
+                guard status == Z_OK || status == Z_STREAM_END || status == Z_BUF_ERROR else {
+                    throw zlibError("deflate", status, stream)
+                }
+                output.append(contentsOf: chunk[0..<written])
+            } while status != Z_STREAM_END
         }
-        output.removeLast(output.count - produced)
         return output
     }
 
     /// Decompresses one gzip member. `limit` bounds the output so a hostile input cannot exhaust memory.
-    public static func decompress(_ input: [UInt8], limit: Int = 1 << 30) throws -> [UInt8] {
+    public static func decompress(_ input: [UInt8], limit: Int = 1 << 30) throws(GzipError) -> [UInt8] {
         guard input.count >= 2, input[0] == 0x1f, input[1] == 0x8b else { throw GzipError.notGzip }
         var stream = z_stream()
         var status = inflateInit2_(&stream, 15 + 16, zlibVersion(), Int32(MemoryLayout<z_stream>.size))
@@ -74,9 +81,8 @@ public enum Gzip {
 
         var output: [UInt8] = []
         var chunk = [UInt8](repeating: 0, count: 64 * 1024)
-        var input = input
-        try input.withUnsafeMutableBufferPointer { inBuffer in
-            stream.next_in = inBuffer.baseAddress
+        try input.withUnsafeBufferPointer { inBuffer throws(GzipError) in
+            stream.next_in = inBuffer.baseAddress.map { UnsafeMutablePointer(mutating: $0) }
             stream.avail_in = uInt(inBuffer.count)
             repeat {
                 let written: Int = chunk.withUnsafeMutableBufferPointer { outBuffer in

@@ -10,6 +10,7 @@ public enum ProfileDecodingError: Error, Equatable, CustomStringConvertible {
     case firstStringNotEmpty(String)
     case stringIndexOutOfRange(index: Int64, tableSize: Int, field: String)
     case concatenatedProfiles
+    case unreadable(String)
 
     public var description: String {
         switch self {
@@ -25,6 +26,8 @@ public enum ProfileDecodingError: Error, Equatable, CustomStringConvertible {
             return "profile: string_table[0] must be \"\" but is \"\(first)\""
         case .stringIndexOutOfRange(let index, let size, let field):
             return "profile: \(field) refers to string \(index) but the string table has \(size) entries"
+        case .unreadable(let reason):
+            return "profile: \(reason)"
         case .concatenatedProfiles:
             return "profile: time_nanos appears twice; the input looks like two profiles joined together"
         }
@@ -37,9 +40,7 @@ extension Profile {
         guard !input.isEmpty else { throw .empty }
         var bytes = input
         if input.count >= 2 && input[0] == 0x1f && input[1] == 0x8b {
-            do { bytes = try Gzip.decompress(input) } catch let error as GzipError { throw .gzip(error) } catch {
-                throw .gzip(.truncated)
-            }
+            do { bytes = try Gzip.decompress(input) } catch { throw .gzip(error) }
         }
         do {
             var reader = ProfileReader(bytes: bytes)
@@ -49,7 +50,7 @@ extension Profile {
         } catch let error as ProtobufDecodingError {
             throw .malformed(error)
         } catch {
-            throw .malformed(.truncatedVarint(offset: 0))
+            throw .unreadable(String(describing: error))
         }
     }
 }

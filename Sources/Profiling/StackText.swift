@@ -26,42 +26,86 @@ public struct StackTextFilter: Sendable {
     public static let showAll = StackTextFilter()
 }
 
-extension String {
+/// UTF-8 text under construction; the text profiles are built as bytes and aligned as bytes.
+struct TextBuffer {
+    var bytes: [UInt8] = []
+
+    mutating func append(_ text: String) {
+        bytes.append(contentsOf: text.utf8)
+    }
+
+    mutating func append(_ byte: Character) {
+        bytes.append(contentsOf: byte.utf8)
+    }
+
+    /// `0x` and lowercase hex digits, as Go's `%#x`.
+    mutating func appendHex(_ value: UInt) {
+        bytes.append(UInt8(ascii: "0"))
+        bytes.append(UInt8(ascii: "x"))
+        if value == 0 {
+            bytes.append(UInt8(ascii: "0"))
+            return
+        }
+        var shift = (UInt.bitWidth - value.leadingZeroBitCount - 1) / 4 * 4
+        while shift >= 0 {
+            let digit = UInt8((value >> UInt(shift)) & 0xf)
+            bytes.append(digit < 10 ? UInt8(ascii: "0") + digit : UInt8(ascii: "a") + digit - 10)
+            shift -= 4
+        }
+    }
+
+    mutating func appendDecimal<T: BinaryInteger>(_ value: T) {
+        append(String(value))
+    }
+
     /// Appends the frame lines of one stack and the blank line that ends its record. With
     /// `allFrames` false, leading frames the filter hides are skipped, unless that would leave nothing.
     mutating func appendFrameLines(stack: [UInt], frames: ResolvedFrames, filter: StackTextFilter, allFrames: Bool) {
-        let pcs = stack.filter { $0 != 0 }
-        if pcs.isEmpty {
-            // Nothing to symbolize: Go prints its zero frame.
-            self += "#\t0x0\n\n"
-            return
-        }
-        var text = ""
+        let start = bytes.count
         var showing = allFrames
-        for returnAddress in pcs {
+        var any = false
+        for returnAddress in stack where returnAddress != 0 {
+            any = true
             let pc = callSitePC(returnAddress: returnAddress)
             let pcFrames = frames[pc]
-            let physicalEntry = pcFrames.last?.entry ?? 0
-            if pcFrames.isEmpty || pcFrames.allSatisfy({ !$0.isKnown }) {
+            if !pcFrames.contains(where: \.isKnown) {
                 showing = true
-                text += "#\t0x" + String(pc, radix: 16) + "\n"
+                append("#\t")
+                appendHex(pc)
+                append("\n")
                 continue
             }
+            let physicalEntry = pcFrames.last?.entry ?? 0
             for frame in pcFrames where frame.isKnown && !filter.omits(frame) {
                 guard showing || !filter.hidesWhileLeading(frame) else { continue }
                 showing = true
-                text += "#\t0x" + String(pc, radix: 16) + "\t" + frame.function
+                append("#\t")
+                appendHex(pc)
+                append("\t")
+                append(frame.function)
                 let entry = frame.entry != 0 ? frame.entry : physicalEntry
-                if entry != 0 && entry <= pc { text += "+0x" + String(pc - entry, radix: 16) }
-                text += "\t" + frame.file + ":" + String(frame.line) + "\n"
+                if entry != 0 && entry <= pc {
+                    append("+")
+                    appendHex(pc - entry)
+                }
+                append("\t")
+                append(frame.file)
+                append(":")
+                appendDecimal(frame.line)
+                append("\n")
             }
         }
+        if !any {
+            // Nothing to symbolize: Go prints its zero frame.
+            append("#\t0x0\n\n")
+            return
+        }
         if !showing {
+            bytes.removeSubrange(start...)
             appendFrameLines(stack: stack, frames: frames, filter: filter, allFrames: true)
             return
         }
-        self += text
-        self += "\n"
+        append("\n")
     }
 
     /// ` 0x<ra> 0x<ra> …` for the `@` list: raw return addresses, or a single `0x0` for an empty stack so
@@ -69,9 +113,30 @@ extension String {
     mutating func appendAddressList(_ stack: [UInt]) {
         var any = false
         for returnAddress in stack where returnAddress != 0 {
-            self += " 0x" + String(returnAddress, radix: 16)
+            append(" ")
+            appendHex(returnAddress)
             any = true
         }
-        if !any { self += " 0x0" }
+        if !any { append(" 0x0") }
+    }
+
+    /// The finished text with its columns aligned.
+    func alignedText() -> String {
+        String(decoding: TabAligner.align(bytes), as: UTF8.self)
+    }
+}
+
+/// The same writers for text kept as a `String` (the heap profile builds its text this way).
+extension String {
+    mutating func appendFrameLines(stack: [UInt], frames: ResolvedFrames, filter: StackTextFilter, allFrames: Bool) {
+        var buffer = TextBuffer()
+        buffer.appendFrameLines(stack: stack, frames: frames, filter: filter, allFrames: allFrames)
+        self += String(decoding: buffer.bytes, as: UTF8.self)
+    }
+
+    mutating func appendAddressList(_ stack: [UInt]) {
+        var buffer = TextBuffer()
+        buffer.appendAddressList(stack)
+        self += String(decoding: buffer.bytes, as: UTF8.self)
     }
 }

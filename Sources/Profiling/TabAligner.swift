@@ -5,50 +5,82 @@
 // block is a run of consecutive lines that all have a cell in that column; every cell of the block is
 // padded with TABs to the block's widest cell plus one, rounded up to the next tab stop. Blocks nest:
 // column j+1 is aligned separately inside each block of column j. So a line without TABs (`1 @ 0x…`,
-// `# labels: …`) or a blank line separates alignment groups.
-struct TabAligner {
+// `# labels: …`) or a blank line separates alignment groups. Widths count characters (UTF-8 lead bytes),
+// as Go counts runes.
+//
+// Works on UTF-8 bytes: text profiles of thousands of records are megabytes, and this runs per request.
+enum TabAligner {
     private static let tabWidth = 8
     private static let padding = 1
     private static let minimumWidth = 1
 
-    /// Aligns `text`, whose lines end in "\n".
     static func align(_ text: String) -> String {
-        var aligner = AlignmentPass(text: text)
+        String(decoding: align(Array(text.utf8)), as: UTF8.self)
+    }
+
+    /// Aligns UTF-8 `text`, whose lines end in "\n".
+    static func align(_ text: [UInt8]) -> [UInt8] {
+        var pass = AlignmentPass(text: text)
         var widths: [Int] = []
-        aligner.format(&widths, 0, aligner.lines.count)
-        return aligner.output
+        pass.format(&widths, 0, pass.lineCount)
+        return pass.output
     }
 
     private struct AlignmentPass {
-        /// Cells of each line, with their widths in Unicode scalars (Go counts runes).
-        let lines: [[(text: Substring, width: Int)]]
-        let endsWithNewline: Bool
-        var output = ""
+        let text: [UInt8]
+        /// Cells of all lines, flattened: byte range and character width of each.
+        var cellStart: [Int] = []
+        var cellEnd: [Int] = []
+        var cellWidth: [Int] = []
+        /// Index of each line's first cell in the arrays above; one extra entry marks the end.
+        var lineFirstCell: [Int] = []
+        var endsWithNewline = false
+        var output: [UInt8] = []
 
-        init(text: String) {
-            endsWithNewline = text.hasSuffix("\n")
-            var rawLines = text.split(separator: "\n", omittingEmptySubsequences: false)
-            if endsWithNewline { rawLines.removeLast() }
-            lines = rawLines.map { line in
-                line.split(separator: "\t", omittingEmptySubsequences: false).map { ($0, $0.unicodeScalars.count) }
+        var lineCount: Int { lineFirstCell.count - 1 }
+
+        init(text: [UInt8]) {
+            self.text = text
+            endsWithNewline = text.last == UInt8(ascii: "\n")
+            var start = 0, width = 0
+            lineFirstCell.append(0)
+            for (index, byte) in text.enumerated() {
+                if byte == UInt8(ascii: "\t") || byte == UInt8(ascii: "\n") {
+                    cellStart.append(start)
+                    cellEnd.append(index)
+                    cellWidth.append(width)
+                    start = index + 1
+                    width = 0
+                    if byte == UInt8(ascii: "\n") { lineFirstCell.append(cellStart.count) }
+                } else if byte & 0xC0 != 0x80 {
+                    width += 1
+                }
             }
-            output.reserveCapacity(text.utf8.count + text.utf8.count / 4)
+            if !endsWithNewline {
+                cellStart.append(start)
+                cellEnd.append(text.count)
+                cellWidth.append(width)
+                lineFirstCell.append(cellStart.count)
+            }
+            output.reserveCapacity(text.count + text.count / 4)
         }
+
+        private func cellCount(_ line: Int) -> Int { lineFirstCell[line + 1] - lineFirstCell[line] }
 
         mutating func format(_ widths: inout [Int], _ firstLine: Int, _ endLine: Int) {
             let column = widths.count
             var pending = firstLine
             var line = firstLine
             while line < endLine {
-                if column >= lines[line].count - 1 {
+                if column >= cellCount(line) - 1 {
                     line += 1
                     continue
                 }
                 write(widths, pending, line)
                 let blockStart = line
                 var width = TabAligner.minimumWidth
-                while line < endLine && column < lines[line].count - 1 {
-                    width = max(width, lines[line][column].width + TabAligner.padding)
+                while line < endLine && column < cellCount(line) - 1 {
+                    width = max(width, cellWidth[lineFirstCell[line] + column] + TabAligner.padding)
                     line += 1
                 }
                 widths.append(width)
@@ -61,16 +93,18 @@ struct TabAligner {
 
         private mutating func write(_ widths: [Int], _ firstLine: Int, _ endLine: Int) {
             guard firstLine < endLine else { return }
-            for index in firstLine..<endLine {
-                for (column, cell) in lines[index].enumerated() {
-                    output += cell.text
+            for line in firstLine..<endLine {
+                let first = lineFirstCell[line]
+                for column in 0..<cellCount(line) {
+                    let cell = first + column
+                    output.append(contentsOf: text[cellStart[cell]..<cellEnd[cell]])
                     if column < widths.count {
                         let stop = (widths[column] + TabAligner.tabWidth - 1) / TabAligner.tabWidth * TabAligner.tabWidth
-                        let tabs = (stop - cell.width + TabAligner.tabWidth - 1) / TabAligner.tabWidth
-                        output += String(repeating: "\t", count: tabs)
+                        let tabs = (stop - cellWidth[cell] + TabAligner.tabWidth - 1) / TabAligner.tabWidth
+                        for _ in 0..<tabs { output.append(UInt8(ascii: "\t")) }
                     }
                 }
-                if index + 1 < lines.count || endsWithNewline { output += "\n" }
+                if line + 1 < lineCount || endsWithNewline { output.append(UInt8(ascii: "\n")) }
             }
         }
     }

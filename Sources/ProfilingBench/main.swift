@@ -76,3 +76,22 @@ try measure("build_only", iterations: iterations) { try buildProfile().samples.c
 measure("encode_only", iterations: iterations) { built.encodedProto().count }
 let encoded = built.encodedProto()
 try measure("gzip_only", iterations: iterations) { try Gzip.compress(encoded).count }
+
+// Count profiles (goroutine shape) from many records: grouping, proto and debug=1 text.
+for goroutines in [10_000, 100_000] {
+    for diverse in [false, true] {
+        let records = (0..<goroutines).map { i -> CountProfileRecord in
+            let stack = stacks[diverse ? i % stackCount : 0]
+            return CountProfileRecord(stack: diverse ? [stack[0] &+ UInt(i % 10) * 0x40] + stack.dropFirst() : stack,
+                                      labels: diverse && i % 3 == 0 ? ["worker": "w\(i % 7)"] : [:])
+        }
+        let label = "count_\(goroutines)_\(diverse ? "diverse" : "identical")"
+        let rounds = max(5, iterations / 20)
+        try measure("\(label)_proto_gzip", iterations: rounds) {
+            try CountProfile(name: "goroutine", records: records, resolver: resolver).render(.gzippedProto).count
+        }
+        try measure("\(label)_text", iterations: rounds) {
+            try CountProfile(name: "goroutine", records: records, resolver: resolver).render(.legacyText).count
+        }
+    }
+}

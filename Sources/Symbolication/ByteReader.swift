@@ -1,3 +1,9 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
+
 /// A bounds-checked little-endian cursor over bytes of an ELF file or a DWARF section.
 ///
 /// Every read checks its bounds and throws `MalformedData` instead of trapping: the symbolizer reads whatever
@@ -36,20 +42,37 @@ struct ByteReader {
         offset = newOffset
     }
 
-    @inline(__always)
-    private mutating func load<T: FixedWidthInteger>(_: T.Type) throws(MalformedData) -> T {
-        let size = MemoryLayout<T>.size
-        guard size <= remaining else { throw MalformedData("read of \(size) bytes past the end") }
-        let value = base.loadUnaligned(fromByteOffset: offset, as: T.self)
-        offset += size
-        return T(littleEndian: value)
+    // Concrete (non-generic) reads: debug builds do not specialize generics, and these run for every byte
+    // of a DWARF section.
+    mutating func u8() throws(MalformedData) -> UInt8 {
+        guard offset < count else { throw MalformedData("read past the end") }
+        let value = base.load(fromByteOffset: offset, as: UInt8.self)
+        offset += 1
+        return value
     }
 
-    mutating func u8() throws(MalformedData) -> UInt8 { try load(UInt8.self) }
-    mutating func u16() throws(MalformedData) -> UInt16 { try load(UInt16.self) }
-    mutating func u32() throws(MalformedData) -> UInt32 { try load(UInt32.self) }
-    mutating func u64() throws(MalformedData) -> UInt64 { try load(UInt64.self) }
-    mutating func i8() throws(MalformedData) -> Int8 { try load(Int8.self) }
+    mutating func u16() throws(MalformedData) -> UInt16 {
+        guard count - offset >= 2 else { throw MalformedData("read past the end") }
+        let value = base.loadUnaligned(fromByteOffset: offset, as: UInt16.self)
+        offset += 2
+        return UInt16(littleEndian: value)
+    }
+
+    mutating func u32() throws(MalformedData) -> UInt32 {
+        guard count - offset >= 4 else { throw MalformedData("read past the end") }
+        let value = base.loadUnaligned(fromByteOffset: offset, as: UInt32.self)
+        offset += 4
+        return UInt32(littleEndian: value)
+    }
+
+    mutating func u64() throws(MalformedData) -> UInt64 {
+        guard count - offset >= 8 else { throw MalformedData("read past the end") }
+        let value = base.loadUnaligned(fromByteOffset: offset, as: UInt64.self)
+        offset += 8
+        return UInt64(littleEndian: value)
+    }
+
+    mutating func i8() throws(MalformedData) -> Int8 { Int8(bitPattern: try u8()) }
 
     /// An unsigned integer of 1, 2, 4 or 8 bytes.
     mutating func unsigned(size: Int) throws(MalformedData) -> UInt64 {
@@ -66,6 +89,14 @@ struct ByteReader {
     }
 
     mutating func uleb128() throws(MalformedData) -> UInt64 {
+        // Fast path: most values (abbreviation codes, forms, small operands) fit in one byte.
+        if offset < count {
+            let first = base.load(fromByteOffset: offset, as: UInt8.self)
+            if first & 0x80 == 0 {
+                offset += 1
+                return UInt64(first)
+            }
+        }
         var result: UInt64 = 0
         var shift: UInt64 = 0
         while true {
@@ -121,9 +152,3 @@ struct MalformedData: Error, CustomStringConvertible {
     let description: String
     init(_ description: String) { self.description = description }
 }
-
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Musl)
-import Musl
-#endif

@@ -1,10 +1,11 @@
-/// Every row of an image's `.debug_line` (DWARF 2–5), flattened into sorted address sequences so that
-/// "which file and line holds this address" is two binary searches.
+/// File and line for addresses, from an image's `.debug_line` (DWARF 2–5).
 ///
-/// The whole section is decoded on first use of the image's line information and kept: decoding is one
-/// linear pass, and afterwards each lookup costs well under a microsecond, which is what a 5,000-PC heap
-/// profile needs. Rows keep a file index into `files` instead of a path, so the table stays compact.
-struct DWARFLineTable {
+/// Line programs are decoded one unit at a time, when an address of that compile unit is first asked
+/// for (the DWARF scopes reader knows the unit, via `DW_AT_stmt_list`); large images with debug info
+/// therefore cost only the units a profile touches. Only when an address has no known unit are all units
+/// decoded, once, into a global index. Decoded rows are kept as sorted address sequences, so a lookup is
+/// two binary searches. Rows keep a file index into `files` instead of a path, to stay compact.
+final class DWARFLineTable {
     struct Row {
         var address: UInt64
         var file: UInt32
@@ -18,30 +19,60 @@ struct DWARFLineTable {
         var rows: Range<Int>
     }
 
+    private let sections: DWARFSections
     private(set) var rows: [Row] = []
-    private(set) var sequences: [Sequence] = []
+    /// Sequences of each decoded unit (by the unit's offset in .debug_line), sorted by start address.
+    private var unitSequences: [UInt64: [Sequence]] = [:]
+    /// Scratch list the decoder appends to before sequences are filed under their unit.
+    private var sequences: [Sequence] = []
+    /// All sequences of all units, sorted; built only when an address has no known unit.
+    private var globalSequences: [Sequence]?
     /// File paths, indexed by `Row.file`.
     private(set) var files: [String] = []
     /// Maps a unit's `.debug_line` offset (a CU's DW_AT_stmt_list) to the position of its file 0 / file 1 in
     /// `files`, so that DW_AT_decl_file / DW_AT_call_file indices can be turned into paths.
-    private(set) var unitFileBase: [UInt64: (base: Int, count: Int, firstIndex: Int)] = [:]
+    private var unitFileBase: [UInt64: (base: Int, count: Int, firstIndex: Int)] = [:]
 
     init(sections: DWARFSections) {
-        guard let section = sections.line else { return }
-        var reader = section
-        while reader.remaining > 4 {
-            let unitStart = reader.offset
-            guard let (length, is64Bit) = try? reader.dwarfUnitLength(), length <= reader.remaining else { break }
-            let unitEnd = reader.offset + length
-            // A unit that fails to decode loses its rows; the others are still good.
-            try? decodeUnit(section: section, unitStart: unitStart, headerStart: reader.offset, unitEnd: unitEnd,
-                            is64Bit: is64Bit, sections: sections)
-            reader.offset = unitEnd
-        }
-        sequences.sort { $0.start < $1.start }
+        self.sections = sections
     }
 
-    private mutating func decodeUnit(section: ByteReader, unitStart: Int, headerStart: Int, unitEnd: Int,
+    /// Decodes the unit at `offset` of .debug_line unless done already. A unit that fails to decode loses
+    /// its rows; the others are still good.
+    private func decodeUnitIfNeeded(at offset: UInt64) {
+        guard unitSequences[offset] == nil else { return }
+        unitSequences[offset] = []
+        guard let section = sections.line, offset < UInt64(section.count) else { return }
+        var reader = section
+        reader.offset = Int(offset)
+        guard let (length, is64Bit) = try? reader.dwarfUnitLength(), length <= reader.remaining else { return }
+        let firstSequence = sequences.count
+        try? decodeUnit(section: section, unitStart: Int(offset), headerStart: reader.offset,
+                        unitEnd: reader.offset + length, is64Bit: is64Bit, sections: sections)
+        unitSequences[offset] = sequences[firstSequence...].sorted { $0.start < $1.start }
+        sequences.removeSubrange(firstSequence...)
+    }
+
+    /// Decodes every unit and indexes all their sequences (for addresses no compile unit claims).
+    private func buildGlobalIndex() -> [Sequence] {
+        if let globalSequences { return globalSequences }
+        var all: [Sequence] = []
+        if let section = sections.line {
+            var reader = section
+            while reader.remaining > 4 {
+                let unitStart = UInt64(reader.offset)
+                guard let (length, _) = try? reader.dwarfUnitLength(), length <= reader.remaining else { break }
+                reader.offset += length
+                decodeUnitIfNeeded(at: unitStart)
+                all += unitSequences[unitStart] ?? []
+            }
+        }
+        all.sort { $0.start < $1.start }
+        globalSequences = all
+        return all
+    }
+
+    private func decodeUnit(section: ByteReader, unitStart: Int, headerStart: Int, unitEnd: Int,
                                      is64Bit: Bool, sections: DWARFSections) throws(MalformedData) {
         var reader = try section.slice(from: 0, length: unitEnd)
         reader.offset = headerStart
@@ -57,8 +88,7 @@ struct DWARFLineTable {
         let programStart = reader.offset + Int(headerLength)
         let minimumInstructionLength = UInt64(try reader.u8())
         if version >= 4 { _ = try reader.u8() }  // maximum operations per instruction (VLIW only)
-        let defaultIsStatement = try reader.u8() != 0
-        _ = defaultIsStatement
+        _ = try reader.u8()  // default_is_stmt: every row counts for symbolization
         let lineBase = Int64(try reader.i8())
         let lineRange = UInt64(try reader.u8())
         let opcodeBase = try reader.u8()
@@ -216,8 +246,18 @@ struct DWARFLineTable {
         return directory.hasSuffix("/") ? directory + name : directory + "/" + name
     }
 
-    /// File path and line of link-time address `address`, nil when no sequence covers it.
-    func location(of address: UInt64) -> (file: String, line: Int)? {
+    /// File path and line of link-time address `address`, nil when no sequence covers it. `unit` is the
+    /// .debug_line offset of the compile unit holding the address, when the caller knows it.
+    func location(of address: UInt64, unit: UInt64?) -> (file: String, line: Int)? {
+        if let unit {
+            // The unit's own program describes all of its addresses; no need to look anywhere else.
+            decodeUnitIfNeeded(at: unit)
+            return location(of: address, in: unitSequences[unit] ?? [])
+        }
+        return location(of: address, in: buildGlobalIndex())
+    }
+
+    private func location(of address: UInt64, in sequences: [Sequence]) -> (file: String, line: Int)? {
         var low = 0
         var high = sequences.count
         while low < high {
@@ -252,6 +292,7 @@ struct DWARFLineTable {
 
     /// The path of file `index` (as in DW_AT_decl_file / DW_AT_call_file) of the unit at `stmtList`.
     func filePath(unit stmtList: UInt64, index: UInt64) -> String {
+        decodeUnitIfNeeded(at: stmtList)
         guard let unit = unitFileBase[stmtList] else { return "" }
         let local = Int(clamping: index) - unit.firstIndex
         guard local >= 0, local < unit.count else { return "" }

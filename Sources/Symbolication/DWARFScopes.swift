@@ -1,8 +1,9 @@
 /// Function scopes from `.debug_info`: which function (and which chain of inlined calls) holds an address,
 /// with the declaration line of each function and the call site of each inlined call.
 ///
-/// Units are indexed by address range up front (one root DIE each), but a unit's full DIE tree is decoded
-/// only when an address inside it is first asked for, and then kept. Inside a unit, top-level function
+/// Units are indexed by address range up front (from `.debug_aranges` when the compiler wrote it, else
+/// from each unit's root DIE), but a unit's full DIE tree is decoded only when an address inside it is
+/// first asked for, and then kept. Inside a unit, top-level function
 /// scopes are sorted by address, so a lookup is a binary search plus a short scan of that one function's
 /// inlined calls.
 final class DWARFScopes {
@@ -29,6 +30,8 @@ final class DWARFScopes {
         var rnglistsBase: UInt64 = 0
         var baseAddress: UInt64 = 0
         var stmtList: UInt64?
+        /// The root DIE (bases, line table, ranges) is read on demand when .debug_aranges covers the unit.
+        var rootRead = false
     }
 
     private struct Scope {
@@ -103,13 +106,69 @@ final class DWARFScopes {
             let unitOffset = reader.offset
             guard let (length, is64Bit) = try? reader.dwarfUnitLength(), length <= reader.remaining else { break }
             let end = reader.offset + length
-            if var unit = try? readUnitHeader(&reader, offset: unitOffset, end: end, is64Bit: is64Bit) {
-                try? readUnitRoot(&unit, unitIndex: units.count)
+            if let unit = try? readUnitHeader(&reader, offset: unitOffset, end: end, is64Bit: is64Bit) {
                 units.append(unit)
             }
             reader.offset = end
         }
+        // .debug_aranges (GCC writes it; clang and swiftc do not) maps addresses to units without reading
+        // their DIEs; only units it does not cover need their root DIE read now.
+        let covered = readAddressRangeTable()
+        for index in units.indices where !covered.contains(index) {
+            readRootIfNeeded(index, addingRanges: true)
+        }
         unitRanges.sort { $0.start < $1.start }
+    }
+
+    private func readRootIfNeeded(_ index: Int, addingRanges: Bool = false) {
+        guard !units[index].rootRead else { return }
+        var unit = units[index]
+        unit.rootRead = true
+        try? readUnitRoot(&unit, unitIndex: index, addingRanges: addingRanges)
+        units[index] = unit
+    }
+
+    /// Reads .debug_aranges into `unitRanges`; returns the indices of the units it covers.
+    private func readAddressRangeTable() -> Set<Int> {
+        guard var reader = sections.aranges else { return [] }
+        var covered = Set<Int>()
+        while reader.remaining > 4 {
+            let setStart = reader.offset
+            guard let (length, is64Bit) = try? reader.dwarfUnitLength(), length <= reader.remaining else { break }
+            let setEnd = reader.offset + length
+            defer { reader.offset = setEnd }
+            guard let version = try? reader.u16(), version == 2,
+                  let infoOffset = try? reader.unsigned(size: is64Bit ? 8 : 4),
+                  let addressSize = try? reader.u8(), addressSize == 4 || addressSize == 8,
+                  let segmentSize = try? reader.u8(), segmentSize == 0,
+                  let unitIndex = unitIndex(atOffset: Int(clamping: infoOffset))
+            else { continue }
+            // Tuples start at a multiple of twice the address size from the start of the set.
+            let tupleSize = 2 * Int(addressSize)
+            reader.offset = setStart + (reader.offset - setStart + tupleSize - 1) / tupleSize * tupleSize
+            var any = false
+            while reader.offset + tupleSize <= setEnd {
+                guard let start = try? reader.unsigned(size: Int(addressSize)),
+                      let size = try? reader.unsigned(size: Int(addressSize)) else { break }
+                if start == 0 && size == 0 { break }
+                if start != 0, size > 0, start &+ size > start {
+                    unitRanges.append((start, start + size, unitIndex))
+                    any = true
+                }
+            }
+            if any { covered.insert(unitIndex) }
+        }
+        return covered
+    }
+
+    /// True when .debug_info has compile units with address ranges.
+    var hasUnits: Bool { !unitRanges.isEmpty }
+
+    /// The .debug_line offset of the compile unit holding `address`, nil when no unit claims it.
+    func lineTableUnit(containing address: UInt64) -> UInt64? {
+        guard let index = unitIndex(containing: address) else { return nil }
+        readRootIfNeeded(index)
+        return units[index].stmtList
     }
 
     private func readUnitHeader(_ reader: inout ByteReader, offset: Int, end: Int, is64Bit: Bool)
@@ -135,7 +194,7 @@ final class DWARFScopes {
     }
 
     /// Reads the unit's root DIE for its bases, line table and address ranges.
-    private func readUnitRoot(_ unit: inout Unit, unitIndex: Int) throws(MalformedData) {
+    private func readUnitRoot(_ unit: inout Unit, unitIndex: Int, addingRanges: Bool) throws(MalformedData) {
         guard let info = sections.info else { return }
         var reader = try info.slice(from: 0, length: unit.end)
         reader.offset = unit.dieStart
@@ -162,6 +221,7 @@ final class DWARFScopes {
         if let lowPC, let low = sections.address(lowPC, addrBase: unit.addrBase, format: unit.format) {
             unit.baseAddress = low
         }
+        guard addingRanges else { return }
         for range in addressRanges(lowPC: lowPC, highPC: highPC, ranges: ranges, unit: unit) {
             unitRanges.append((range.lowerBound, range.upperBound, unitIndex))
         }
@@ -280,6 +340,7 @@ final class DWARFScopes {
     /// DWARF does not describe it.
     func scopes(at address: UInt64, lineTable: DWARFLineTable?) -> [ScopeInfo] {
         guard let unitIndex = unitIndex(containing: address) else { return [] }
+        readRootIfNeeded(unitIndex)
         let decoded: DecodedUnit
         if let cached = decodedUnits[unitIndex] {
             decoded = cached
@@ -444,7 +505,8 @@ final class DWARFScopes {
     private func resolveName(reference: UInt64, depth: Int) -> (name: String, declLine: Int) {
         if let cached = namesByReference[reference] { return cached }
         guard depth < 4, let info = sections.info, reference < UInt64(info.count),
-              let unit = unit(containingOffset: Int(reference)),
+              let unitIndex = unitIndex(containingOffset: Int(reference)),
+              case let unit = readRootAndGet(unitIndex),
               let abbreviations = try? abbreviationTable(at: unit.abbrevOffset)
         else { return ("", 0) }
         var reader = info
@@ -463,7 +525,12 @@ final class DWARFScopes {
         return (name, declLine)
     }
 
-    private func unit(containingOffset offset: Int) -> Unit? {
+    private func readRootAndGet(_ index: Int) -> Unit {
+        readRootIfNeeded(index)
+        return units[index]
+    }
+
+    private func unitIndex(containingOffset offset: Int) -> Int? {
         var low = 0
         var high = units.count
         while low < high {
@@ -471,7 +538,11 @@ final class DWARFScopes {
             if units[mid].offset <= offset { low = mid + 1 } else { high = mid }
         }
         guard low > 0, offset < units[low - 1].end else { return nil }
-        return units[low - 1]
+        return low - 1
+    }
+
+    private func unitIndex(atOffset offset: Int) -> Int? {
+        unitIndex(containingOffset: offset).flatMap { units[$0].offset == offset ? $0 : nil }
     }
 }
 

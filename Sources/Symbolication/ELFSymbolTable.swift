@@ -23,8 +23,10 @@ struct ELFSymbolTable {
         self.strings = strings
     }
 
-    /// The best table in `file`: `.symtab` if it has functions, `.dynsym` otherwise.
+    /// The richer of `file`'s two tables: `.symtab` normally, `.dynsym` when the file was stripped (or
+    /// stripped only partly, leaving `.symtab` with fewer functions than the dynamic table).
     init(file: ELFFile) {
+        var best = ELFSymbolTable(symbols: [], strings: nil)
         for type in [ELFFile.sectionTypeSymtab, ELFFile.sectionTypeDynsym] {
             guard let section = file.sections.first(where: { $0.type == type }),
                   let table = file.data(of: section),
@@ -32,12 +34,9 @@ struct ELFSymbolTable {
                   let names = file.data(of: file.sections[Int(section.link)])
             else { continue }
             let parsed = ELFSymbolTable.functions(in: table, names: names, sections: file.sections)
-            if !parsed.isEmpty {
-                self.init(symbols: parsed, strings: names)
-                return
-            }
+            if parsed.count > best.symbols.count { best = ELFSymbolTable(symbols: parsed, strings: names) }
         }
-        self.init(symbols: [], strings: nil)
+        self = best
     }
 
     private static func functions(in table: ByteReader, names: ByteReader, sections: [ELFFile.Section]) -> [Symbol] {

@@ -40,8 +40,9 @@ final class ImageSymbolizer {
             if !dwarf.hasLineInfo {
                 let debugDwarf = DWARFSections(file: debugFile)
                 if debugDwarf.hasLineInfo { dwarf = debugDwarf }
-                debugFileKeptAlive = debugFile
             }
+            // Symbols and DWARF sections point into the debug file's memory: keep it mapped.
+            debugFileKeptAlive = debugFile
         }
         if dwarf.hasLineInfo { lineTable = DWARFLineTable(sections: dwarf) }
         if dwarf.hasInfo { scopes = DWARFScopes(sections: dwarf) }
@@ -63,7 +64,7 @@ final class ImageSymbolizer {
     func frames(at address: UInt64, bias: UInt) -> [SymbolicatedFrame] {
         loadIfNeeded()
         let symbol = symbols.symbol(containing: address)
-        let location = lineTable?.location(of: address)
+        let location = lineLocation(of: address)
         let chain = scopes?.scopes(at: address, lineTable: lineTable) ?? []
 
         guard let outermost = chain.first else {
@@ -95,6 +96,18 @@ final class ImageSymbolizer {
                 file: file, line: line, startLine: scope.declLine, entry: entry, isInlined: depth != 0))
         }
         return frames
+    }
+
+    /// The line table row for `address`. With compile units to go by, only the unit holding the address is
+    /// decoded, and an address no unit claims (padding, PLT stubs) has no line; only images with line
+    /// programs but no .debug_info fall back to indexing every line program.
+    private func lineLocation(of address: UInt64) -> (file: String, line: Int)? {
+        guard let lineTable else { return nil }
+        if let scopes, scopes.hasUnits {
+            guard let unit = scopes.lineTableUnit(containing: address) else { return nil }
+            return lineTable.location(of: address, unit: unit)
+        }
+        return lineTable.location(of: address, unit: nil)
     }
 
     private func readableName(_ symbol: String) -> String {

@@ -11,9 +11,13 @@ enum ProcessMaps {
         var limit: UInt
         var fileOffset: UInt
         var path: String
+        /// The file was replaced or removed after it was mapped ("(deleted)" in the maps line): whatever
+        /// is at `path` now is not what runs, so it must not be read for symbols.
+        var isDeleted = false
     }
 
-    /// Executable (`x`) regions in address order; [] when the file cannot be read.
+    /// Executable (`x`) regions with a path or a kernel name (`[vdso]`), in address order, with a trailing
+    /// " (deleted)" stripped from paths as Go does; [] when the file cannot be read.
     static func executableRegions() -> [Region] {
         guard let text = readWholeFile("/proc/self/maps") else { return [] }
         var regions: [Region] = []
@@ -23,7 +27,7 @@ enum ProcessMaps {
         return regions
     }
 
-    /// Parses `start-limit perms offset dev inode [path]`; nil for malformed or non-executable lines.
+    /// Parses `start-limit perms offset dev inode [path]`; nil for malformed, non-executable or anonymous lines.
     static func parse(line: ArraySlice<UInt8>) -> Region? {
         let fields = line.split(separator: UInt8(ascii: " "), maxSplits: 5, omittingEmptySubsequences: true)
         guard fields.count >= 5 else { return nil }
@@ -38,7 +42,14 @@ enum ProcessMaps {
             let rest = fields[5].drop { $0 == UInt8(ascii: " ") }
             path = String(decoding: rest, as: UTF8.self)
         }
-        return Region(start: start, limit: limit, fileOffset: offset, path: path)
+        // Like Go's profiles: anonymous executable memory (JIT code and the like) is not a mapping.
+        guard !path.isEmpty else { return nil }
+        var isDeleted = false
+        if path.hasSuffix(" (deleted)") {
+            path.removeLast(" (deleted)".count)
+            isDeleted = true
+        }
+        return Region(start: start, limit: limit, fileOffset: offset, path: path, isDeleted: isDeleted)
     }
 
     private static func hex(_ digits: ArraySlice<UInt8>) -> UInt? {

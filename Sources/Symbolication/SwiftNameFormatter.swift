@@ -1,3 +1,4 @@
+import CSampling
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Musl)
@@ -24,16 +25,11 @@ import Musl
 /// - C++ symbols are demangled with `__cxa_demangle` when the process has it, and kept whole.
 /// - Everything else (C functions such as `malloc`) is returned unchanged.
 enum SwiftNameFormatter {
-    private typealias SwiftDemangle = @convention(c) (
-        UnsafePointer<CChar>?, Int, UnsafeMutablePointer<CChar>?, UnsafeMutablePointer<Int>?, UInt32
-    ) -> UnsafeMutablePointer<CChar>?
     private typealias CxxDemangle = @convention(c) (
         UnsafePointer<CChar>?, UnsafeMutablePointer<CChar>?, UnsafeMutablePointer<Int>?, UnsafeMutablePointer<Int32>?
     ) -> UnsafeMutablePointer<CChar>?
 
-    // Looked up once; both are plain C entry points that allocate their result with malloc.
-    private static let swiftDemangle: SwiftDemangle? = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "swift_demangle")
-        .map { unsafeBitCast($0, to: SwiftDemangle.self) }
+    // Looked up once: the C++ runtime's demangler is optional (present whenever libstdc++ is loaded).
     private static let cxxDemangle: CxxDemangle? = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "__cxa_demangle")
         .map { unsafeBitCast($0, to: CxxDemangle.self) }
 
@@ -54,9 +50,8 @@ enum SwiftNameFormatter {
 
     /// The runtime demangler's full output for a Swift symbol, nil when it does not parse.
     static func demangleSwift(_ symbol: String) -> String? {
-        guard let swiftDemangle else { return nil }
-        return symbol.withCString { mangled -> String? in
-            guard let result = swiftDemangle(mangled, strlen(mangled), nil, nil, 0) else { return nil }
+        symbol.withCString { mangled -> String? in
+            guard let result = gr_swift_demangle(mangled, strlen(mangled), nil, nil, 0) else { return nil }
             defer { free(result) }
             return String(cString: result)
         }

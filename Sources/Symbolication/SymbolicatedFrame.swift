@@ -5,13 +5,15 @@ public struct SymbolicatedFrame: Sendable, Hashable {
     public var function: String
     /// The raw linker symbol (mangled for Swift); equals `function` for C symbols.
     public var systemName: String
-    /// Source file path, or "" when there is no line information.
+    /// Source file path, or "" when there is no line information ("<compiler-generated>" with line 0 for
+    /// code the Swift compiler synthesized).
     public var file: String
     /// Source line of the PC, 0 when unknown.
     public var line: Int
     /// First line of the function, 0 when unknown.
     public var startLine: Int
     /// Entry address of the symbol the PC lies in (for Go's `+0x<pc-entry>` offsets); 0 when unknown.
+    /// Inlined frames carry the entry of the function they were inlined into, which holds the PC.
     public var entry: UInt
     /// True for every frame but the last of a PC: the code was inlined into the next frame.
     public var isInlined: Bool

@@ -4,20 +4,28 @@ import Synchronization
 /// executable mappings. Used by fatal dumps (Go-style tracebacks), the profile builders and the debug
 /// server's `/debug/pprof/symbol`.
 ///
-/// How it works: our own ELF reader (symbol tables, GNU build-id notes) and DWARF reader (`.debug_line`
-/// v2–5 for file and line, `.debug_info` for inlined calls and declaration lines), plus the Swift runtime's
-/// `swift_demangle` for names (shortened as `SwiftNameFormatter` documents). We do not use the toolchain's
-/// `Runtime` module here: it re-reads `/proc/self/maps` and re-maps images per capture unless handed an
-/// image map, and with source locations and inline frames it costs milliseconds per couple of dozen
-/// frames, while profiles need thousands of PCs in milliseconds.
+/// Names (`SymbolicatedFrame.function`) are what a Swift programmer would write for the declaration,
+/// module-qualified, with argument labels but without argument types, return types, effects or generic
+/// constraints, so they are stable and short in `go tool pprof -top` and flame graphs:
+/// `MyModule.Worker.run(job:)`, `MyModule.Worker.init(name:)`, `closure #1 in MyModule.main()`,
+/// `MyModule.Worker.name.getter`, `static MyModule.Worker.make()`, `MyModule.f<A>(_:)`. Specialized copies
+/// of a generic function carry the generic function's name. C symbols stay as they are (`malloc`), C++
+/// symbols are demangled in full. `systemName` is always the raw (mangled) linker symbol.
+///
+/// Sources: our own ELF reader (`.symtab`, else `.dynsym`; GNU build-id notes; separate debug files under
+/// `/usr/lib/debug/.build-id/`; zlib-compressed sections) and DWARF reader (`.debug_line` v2–5 for file and
+/// line, `.debug_info` for inlined calls and declaration lines, decoded per compile unit on first use),
+/// and the Swift runtime's `swift_demangle`. We do not use the toolchain's `Runtime` module here: with
+/// source locations and inline frames it took seconds for 5,000 PCs where this takes about 0.1 s cold and
+/// 0.2 ms warm.
 ///
 /// Everything is cached: mappings and opened images until `refresh()`, and the frames of every PC asked
 /// for. One lock serializes the work; after the first lookups nearly every call is a dictionary hit.
 /// Safe to call from any thread, including the runtime's fatal path: it never touches goroutine
 /// scheduling. Not async-signal-safe (it allocates and takes a lock).
 ///
-/// An address nothing knows about (no mapping, anonymous memory, a stripped function) yields one frame
-/// whose `function` and `systemName` are `"?"`, as Go prints unknown frames.
+/// An address nothing knows about (no mapping, anonymous memory, a function missing from a stripped
+/// library) yields one frame whose `function` and `systemName` are `"?"`, as Go prints unknown frames.
 public final class Symbolizer: Sendable {
     public static let shared = Symbolizer()
 
@@ -146,7 +154,7 @@ public final class Symbolizer: Sendable {
             state.images[path] = image
             return image
         }
-        guard path.hasPrefix("/") else { return nil }
+        guard path.hasPrefix("/"), !region.isDeleted else { return nil }
         if let cached = state.images[path] { return cached }
         let image = ELFFile.open(path: path).map(ImageSymbolizer.init(file:))
         state.images[path] = image

@@ -236,3 +236,18 @@ final class HTTP1ProtocolTests: ServerTestCase {
         }
     }
 }
+
+final class WriteTimeoutTests: ServerTestCase {
+    func testClientThatStopsReadingIsDropped() throws {
+        try startServer { $0.writeTimeout = .seconds(1) }
+        let connection = try RawConnection(port: port, receiveTimeout: 8)
+        var small: Int32 = 4096
+        setsockopt(connection.fd, SOL_SOCKET, SO_RCVBUF, &small, socklen_t(MemoryLayout<Int32>.size))
+        // 40 pipelined 200 KiB answers (8 MiB) are far more than socket buffers hold.
+        connection.send(String(repeating: "GET /debug/pprof/big HTTP/1.1\r\nHost: x\r\n\r\n", count: 40))
+        Thread.sleep(forTimeInterval: 3)
+        let (bytes, closed) = connection.readToEnd()
+        XCTAssertTrue(closed, "server kept a stalled connection")
+        XCTAssertLessThan(bytes.count, 40 * FakePprofProvider.bigBody.count)
+    }
+}

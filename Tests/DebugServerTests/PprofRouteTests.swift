@@ -203,6 +203,16 @@ final class PprofRouteTests: ServerTestCase {
         XCTAssertEqual(redirect.status, 307)
         XCTAssertEqual(redirect.header("Location"), "/debug/pprof/?debug=1")
 
+        let unclean = try get("/debug/pprof/../pprof//heap?debug=1")
+        XCTAssertEqual(unclean.status, 301)
+        XCTAssertEqual(unclean.header("Location"), "/debug/pprof/heap?debug=1")
+        XCTAssertEqual(unclean.text, "<a href=\"/debug/pprof/heap?debug=1\">Moved Permanently</a>.\n\n")
+
+        // Absolute-form targets (proxies) reach the same routes.
+        XCTAssertEqual(try get("http://example.com/debug/pprof/heap?debug=1").body, FakePprofProvider.body("heap", debug: 1))
+        // Percent-encoded paths are decoded before routing, as Go's r.URL.Path is.
+        XCTAssertEqual(try get("/debug/pprof/%68eap?debug=1").body, FakePprofProvider.body("heap", debug: 1))
+
         let elsewhere = try get("/metrics")
         XCTAssertEqual(elsewhere.status, 404)
         XCTAssertEqual(elsewhere.text, "404 page not found\n")
@@ -262,3 +272,62 @@ final class PprofRouteTests: ServerTestCase {
         XCTAssertEqual(queued.readResponse()?.text, "slow done\n")
     }
 }
+
+/// The CPU route once a provider offers a CPU profile: Go's seconds defaults, filename, one at a time.
+final class CPUProfileRouteTests: ServerTestCase {
+    final class CPUProvider: PprofProvider {
+        let profiles: [PprofProfileInfo] = []
+        let lastSeconds = Atomic<Int>(0)
+        var supportsCPUProfile: Bool { true }
+
+        func cpuProfile(seconds: Int, cancel: CancellationCheck) throws -> [UInt8] {
+            lastSeconds.store(seconds, ordering: .relaxed)
+            // Stand-in for a 100 Hz sampler: hold the profiler for a moment, honour cancellation.
+            guard cancel.sleep(seconds: 0.5) else { throw PprofError.cancelled }
+            return [0x1f, 0x8b, 0x08, 0x00] + Array("cpu \(seconds)s".utf8)
+        }
+
+        func render(_ name: String, debug: Int, gcFirst: Bool, cancel: CancellationCheck) throws -> [UInt8] {
+            throw PprofError.unknownProfile
+        }
+        func delta(_ name: String, seconds: Int, cancel: CancellationCheck) throws -> [UInt8] { throw PprofError.deltaFailed }
+        func symbolize(_ pcs: [UInt]) -> [(pc: UInt, name: String)] { [] }
+    }
+
+    func testCPUProfileRoute() throws {
+        let provider = CPUProvider()
+        var configuration = DebugServerConfiguration(address: "127.0.0.1:0")
+        configuration.maxProfileSeconds = 120
+        server = DebugServer(configuration: configuration, provider: provider)
+        try server.start()
+
+        let index = try get("/debug/pprof/")
+        XCTAssertTrue(index.text.contains("<tr><td>0</td><td><a href='profile?debug=1'>profile</a></td></tr>"))
+        XCTAssertTrue(index.text.contains("<li><div class=profile-name>profile: </div> CPU profile."))
+
+        let response = try get("/debug/pprof/profile?seconds=4")
+        XCTAssertEqual(response.status, 200)
+        XCTAssertEqual(response.header("Content-Disposition"), "attachment; filename=\"profile\"")
+        XCTAssertEqual(response.header("Content-Type"), "application/octet-stream")
+        XCTAssertEqual(provider.lastSeconds.load(ordering: .relaxed), 4)
+        // Missing, unparsable or non-positive seconds silently mean 30, as in Go.
+        for query in ["", "?seconds=abc", "?seconds=-1", "?seconds=4.5"] {
+            _ = try get("/debug/pprof/profile" + query)
+            XCTAssertEqual(provider.lastSeconds.load(ordering: .relaxed), 30, query)
+        }
+        let tooLong = try get("/debug/pprof/profile?seconds=121")
+        XCTAssertEqual(tooLong.status, 400)
+        XCTAssertEqual(tooLong.text, "profile duration exceeds server's limit of 120 seconds\n")
+
+        let first = try RawConnection(port: port)
+        first.send("GET /debug/pprof/profile?seconds=1 HTTP/1.1\r\nHost: x\r\n\r\n")
+        Thread.sleep(forTimeInterval: 0.1)
+        let second = try get("/debug/pprof/profile?seconds=1")
+        XCTAssertEqual(second.status, 500)
+        XCTAssertEqual(second.header("X-Go-Pprof"), "1")
+        XCTAssertEqual(second.text, "Could not enable CPU profiling: cpu profiling already in use\n")
+        XCTAssertEqual(first.readResponse()?.status, 200)
+    }
+}
+
+import Synchronization

@@ -92,6 +92,18 @@ final class PprofToolTests: XCTestCase {
         XCTAssertTrue(tags.contains("alpha"), tags)
     }
 
+    func testThreadcreateProfileWithEmptyStacks() throws {
+        let w = Workload()
+        // Threads created before the runtime recorded stacks have none; Go pads those with zeros.
+        let records = Array(repeating: CountProfileRecord(stack: []), count: 6) + [CountProfileRecord(stack: [w.closure, w.main, 0, 0])]
+        let out = try pprof(CountProfile(name: "threadcreate", records: records, resolver: w.resolver), "threadcreate",
+                            ["-raw", "-top", "-traces"])
+        let raw = try XCTUnwrap(out["-raw"])
+        XCTAssertTrue(raw.contains("threadcreate/count"), raw)
+        XCTAssertNotNil(raw.range(of: #"\n\s+6: \n"#, options: .regularExpression), raw)
+        XCTAssertTrue(try XCTUnwrap(out["-top"]).contains("closure #1 in ProfilingTests.main()"))
+    }
+
     func testBlockAndMutexProfiles() throws {
         let w = Workload()
         let records = [ContentionRecord(stack: [w.receive, w.worker, w.main], count: 799, delayNanoseconds: 3_147_613_029),

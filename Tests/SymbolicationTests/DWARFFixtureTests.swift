@@ -50,6 +50,12 @@ final class DWARFFixtureTests: XCTestCase {
         try checkInlinedFrames(language: "c", compilerArguments: ["-O2", "-g", "-gdwarf-4"], outer: "outer", inner: "inner")
     }
 
+    /// GCC writes .debug_aranges, which the reader uses to find units without reading their DIEs.
+    func testGCCInlinedFramesWithAddressRangeTable() throws {
+        try checkInlinedFrames(language: "c", compilerArguments: ["-O2", "-g"], outer: "outer", inner: "inner",
+                               compiler: "gcc", expectAddressRanges: true)
+    }
+
     func testCompressedDebugSections() throws {
         try checkInlinedFrames(language: "c", compilerArguments: ["-O2", "-g", "-gdwarf-5", "-gz=zlib"],
                                outer: "outer", inner: "inner", expectCompressed: true)
@@ -60,7 +66,8 @@ final class DWARFFixtureTests: XCTestCase {
     private let innerBodyLines: ClosedRange<Int> = 2...6
 
     private func checkInlinedFrames(language: String, compilerArguments: [String], outer: String, inner: String,
-                                    expectCompressed: Bool = false) throws {
+                                    compiler: String? = nil, expectCompressed: Bool = false,
+                                    expectAddressRanges: Bool = false) throws {
         let directory = FileManager.default.temporaryDirectory
             .appendingPathComponent("symbolication-fixture-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
@@ -69,13 +76,14 @@ final class DWARFFixtureTests: XCTestCase {
         let binary = directory.appendingPathComponent("fixture")
         try (language == "swift" ? DWARFFixtureTests.swiftSource : DWARFFixtureTests.cSource)
             .write(to: source, atomically: true, encoding: .utf8)
-        let compiler = language == "swift" ? "swiftc" : "clang"
+        let compiler = compiler ?? (language == "swift" ? "swiftc" : "clang")
         let status = try run("/usr/bin/env", [compiler] + compilerArguments + [source.path, "-o", binary.path])
         guard status == 0 else { throw XCTSkip("\(compiler) failed to build the fixture (status \(status))") }
 
         let file = try XCTUnwrap(ELFFile.open(path: binary.path))
         let debugInfo = try XCTUnwrap(file.section(named: ".debug_info"))
         XCTAssertEqual(debugInfo.flags & ELFFile.sectionFlagCompressed != 0, expectCompressed)
+        XCTAssertEqual(file.section(named: ".debug_aranges") != nil, expectAddressRanges)
         let symbols = ELFSymbolTable(file: file)
         let outerSymbol = try XCTUnwrap(symbols.symbols.first {
             SwiftNameFormatter.readableName(forSymbol: symbols.symbol(containing: $0.address)?.name ?? "") == outer

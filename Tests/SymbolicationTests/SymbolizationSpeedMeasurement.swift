@@ -32,6 +32,9 @@ final class SymbolizationSpeedMeasurement: XCTestCase {
             body()
             return Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6
         }
+        // A fatal dump's worth: 50 PCs, cold, in a fresh symbolizer.
+        let fiftyPCs = Array(stride(from: 0, to: pcs.count, by: max(1, pcs.count / 50)).map { pcs[$0] }.prefix(50))
+        let coldFifty = time { _ = Symbolizer().frames(at: fiftyPCs) }
         let symbolizer = Symbolizer()
         var named = 0
         let cold = time { named = symbolizer.frames(at: pcs).filter { $0.last!.function != "?" }.count }
@@ -53,7 +56,12 @@ final class SymbolizationSpeedMeasurement: XCTestCase {
             let table = time { symbols = ELFSymbolTable(file: file).symbols.count }
             let sections = DWARFSections(file: file)
             var lineRows = 0
-            let lines = time { lineRows = sections.hasLineInfo ? DWARFLineTable(sections: sections).rows.count : 0 }
+            let lines = time {
+                guard sections.hasLineInfo else { return }
+                let table = DWARFLineTable(sections: sections)
+                _ = table.location(of: 0, unit: nil)  // decodes every unit
+                lineRows = table.rows.count
+            }
             let scopes = time { if sections.hasInfo { _ = DWARFScopes(sections: sections) } }
             // Everything an image loads on its first lookup, including a separate debug file if installed.
             let image = ImageSymbolizer(file: file)
@@ -62,7 +70,7 @@ final class SymbolizationSpeedMeasurement: XCTestCase {
             breakdown += "  \((path as NSString).lastPathComponent): first lookup (all tables) "
                 + "\(String(format: "%.2f", firstLookup)) ms\n"
             breakdown += "  \((path as NSString).lastPathComponent): open \(String(format: "%.2f", open)) ms, "
-                + "\(symbols) symbols \(String(format: "%.2f", table)) ms, \(lineRows) line rows "
+                + "\(symbols) symbols \(String(format: "%.2f", table)) ms, \(lineRows) line rows (all units) "
                 + "\(String(format: "%.2f", lines)) ms, unit index \(String(format: "%.2f", scopes)) ms\n"
         }
         let names = Set(symbolizer.frames(at: pcs).flatMap { $0.map(\.systemName) })
@@ -75,7 +83,12 @@ final class SymbolizationSpeedMeasurement: XCTestCase {
         // Takes seconds, hence its own switch.
         if ProcessInfo.processInfo.environment["SYMBOLICATION_MEASURE_RUNTIME"] == "1" {
         let images = ImageMap.capture()
-        let backtrace = Backtrace(architecture: "x86_64", frames: pcs.map { RichFrame<UInt>.programCounter($0) },
+        #if arch(x86_64)
+        let architecture = "x86_64"
+        #else
+        let architecture = "arm64"
+        #endif
+        let backtrace = Backtrace(architecture: architecture, frames: pcs.map { RichFrame<UInt>.programCounter($0) },
                                   images: images)
         var runtimeNamed = 0
         let runtimeFull = time {
@@ -91,6 +104,7 @@ final class SymbolizationSpeedMeasurement: XCTestCase {
         print("""
             symbolization: \(pcs.count) unique PCs (\(named) named) over \(interesting.count) mappings
               cold batch (fresh symbolizer, opens images, parses symbols/DWARF): \(String(format: "%.1f", cold)) ms
+              cold, 50 PCs spread the same way: \(String(format: "%.1f", coldFifty)) ms
               cold batch after mappings() already loaded: \(String(format: "%.1f", coldAfterMaps)) ms
               warm batch: \(String(format: "%.2f", warm)) ms
               warm one-by-one: \(String(format: "%.2f", warmSingles)) ms

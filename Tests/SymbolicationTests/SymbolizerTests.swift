@@ -77,6 +77,20 @@ final class SymbolizerTests: XCTestCase {
         XCTAssertTrue(Symbolizer.shared.mappings()[mappingIndex].path.contains("libc.so"))
     }
 
+    /// With Debian's libc6-dbg installed, libc's compressed DWARF in /usr/lib/debug/.build-id gives lines.
+    func testLibcLinesFromSeparateDebugFile() throws {
+        let address = try XCTUnwrap(dlsym(UnsafeMutableRawPointer(bitPattern: 0), "malloc"))
+        let pc = UInt(bitPattern: address)
+        let libc = Symbolizer.shared.mappings()[try XCTUnwrap(Symbolizer.shared.mappingIndex(containing: pc))]
+        let debugFile = "/usr/lib/debug/.build-id/\(libc.buildID.prefix(2))/\(libc.buildID.dropFirst(2)).debug"
+        guard FileManager.default.fileExists(atPath: debugFile) else { throw XCTSkip("no debug file for libc") }
+        let frames = Symbolizer.shared.frames(at: pc + 16)
+        XCTAssertEqual(frames.last?.function, "malloc")
+        XCTAssertTrue(frames.last?.file.hasSuffix("malloc.c") ?? false, "\(frames)")
+        XCTAssertGreaterThan(frames.last?.line ?? 0, 0)
+        XCTAssertGreaterThan(frames.last?.startLine ?? 0, 0)
+    }
+
     func testMainExecutableComesFirstWithTheBuildIDReadelfReports() throws {
         let mappings = Symbolizer.shared.mappings()
         let main = try XCTUnwrap(mappings.first)
@@ -179,3 +193,56 @@ final class SymbolizerTests: XCTestCase {
 }
 
 import Synchronization
+
+/// Libraries loaded after the first lookup are found once `refresh()` is called.
+final class SymbolizerRefreshTests: XCTestCase {
+    func testRefreshFindsLibraryLoadedLater() throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("symbolication-dlopen-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let source = directory.appendingPathComponent("late.c")
+        let library = directory.appendingPathComponent("liblate.so")
+        try "int gr_late_function(int x) { return x * 3 + 1; }\n".write(to: source, atomically: true, encoding: .utf8)
+        let compile = Process()
+        compile.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        compile.arguments = ["clang", "-shared", "-fPIC", "-g", "-Wl,--build-id", source.path, "-o", library.path]
+        try compile.run()
+        compile.waitUntilExit()
+        guard compile.terminationStatus == 0 else { throw XCTSkip("clang could not build the library") }
+
+        let symbolizer = Symbolizer()
+        let before = symbolizer.mappings()
+        let handle = try XCTUnwrap(dlopen(library.path, RTLD_NOW | RTLD_LOCAL))
+        defer { dlclose(handle) }
+        let function = UInt(bitPattern: try XCTUnwrap(dlsym(handle, "gr_late_function")))
+
+        // Cached mappings predate the dlopen: the PC is unknown until refresh().
+        XCTAssertEqual(symbolizer.mappings(), before)
+        XCTAssertEqual(symbolizer.frames(at: function + 1).last?.function, "?")
+        symbolizer.refresh()
+        let frame = try XCTUnwrap(symbolizer.frames(at: function + 1).last)
+        XCTAssertEqual(frame.function, "gr_late_function")
+        XCTAssertEqual(frame.entry, function)
+        XCTAssertEqual(frame.file, source.path)
+        XCTAssertEqual(frame.line, 1)
+        let mapping = symbolizer.mappings()[try XCTUnwrap(symbolizer.mappingIndex(containing: function))]
+        XCTAssertEqual(mapping.path, library.resolvingSymlinksInPath().path)
+        XCTAssertEqual(mapping.buildID.count, 40)
+    }
+
+    func testDeletedFilesAreNotReadButKeepTheirPath() throws {
+        let region = try XCTUnwrap(ProcessMaps.parse(line: Array(
+            "7f00000000-7f00001000 r-xp 00001000 fe:00 4242    /usr/lib/libgone.so (deleted)".utf8)[...]))
+        XCTAssertEqual(region.path, "/usr/lib/libgone.so")
+        XCTAssertTrue(region.isDeleted)
+        XCTAssertEqual(region.start, 0x7f00000000)
+        XCTAssertEqual(region.limit, 0x7f00001000)
+        XCTAssertEqual(region.fileOffset, 0x1000)
+        XCTAssertNil(ProcessMaps.parse(line: Array("7f00000000-7f00001000 rw-p 00000000 00:00 0".utf8)[...]))
+        XCTAssertNil(ProcessMaps.parse(line: Array("garbage".utf8)[...]))
+        XCTAssertNil(ProcessMaps.parse(line: Array("7f00000000-7f00001000 r-xp 00000000 00:00 0 ".utf8)[...]),
+                     "anonymous executable memory is not a mapping, as in Go's profiles")
+        XCTAssertEqual(ProcessMaps.parse(line: Array("7ffd0000-7ffd2000 r-xp 00000000 00:00 0      [vdso]".utf8)[...])?.path,
+                       "[vdso]")
+    }
+}

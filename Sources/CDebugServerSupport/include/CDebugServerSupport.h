@@ -9,4 +9,7 @@
 /// accept4(2) with SOCK_NONBLOCK | SOCK_CLOEXEC; declared here because it needs _GNU_SOURCE.
 int cdebugserver_accept_nonblocking(int listener_fd);
 
+/// Names the calling thread (shown by top -H, gdb, perf) — at most 15 characters.
+void cdebugserver_name_current_thread(const char *name);
+
 #endif

@@ -4,6 +4,7 @@
 
 #include "FrameWalk.h"
 #include "SymbolicationProbe.h"
+#include "SymbolicationDemangle.h"
 #include "HeapSampler.h"
 #include "MallocInterpose.h"
 

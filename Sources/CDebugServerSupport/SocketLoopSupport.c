@@ -6,3 +6,9 @@
 int cdebugserver_accept_nonblocking(int listener_fd) {
     return accept4(listener_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 }
+
+#include <pthread.h>
+
+void cdebugserver_name_current_thread(const char *name) {
+    pthread_setname_np(pthread_self(), name);
+}

@@ -1,0 +1,83 @@
+import Goroutines
+import Profiling
+import Symbolication
+
+/// The profiles of this process, as `/debug/pprof/` serves them: goroutine, threadcreate (from the
+/// runtime's snapshots), heap and allocs (from the sampled malloc interposer). Every method runs on the
+/// server's worker threads, never on a goroutine, so a wedged scheduler can still be profiled.
+public struct RuntimePprofProvider: PprofProvider {
+    private let symbolizer: Symbolizer
+
+    public init(symbolizer: Symbolizer = .shared) {
+        self.symbolizer = symbolizer
+    }
+
+    public var profiles: [PprofProfileInfo] {
+        let heapRecords = HeapProfiler.snapshot().records.count
+        return [
+            PprofProfileInfo(name: "allocs", count: heapRecords,
+                             description: "A sampling of all past memory allocations", supportsDelta: true),
+            PprofProfileInfo(name: "goroutine", count: GoroutineProfiles.goroutineCount,
+                             description: "Stack traces of all current goroutines. Use debug=2 as a query parameter to export in the same format as an unrecovered panic.",
+                             supportsDelta: true),
+            PprofProfileInfo(name: "heap", count: heapRecords,
+                             description: "A sampling of memory allocations of live objects. You can specify the gc GET parameter to run GC before taking the heap sample.",
+                             supportsDelta: true),
+            PprofProfileInfo(name: "threadcreate", count: RuntimeSnapshot.threads().count,
+                             description: "Stack traces that led to the creation of new OS threads", supportsDelta: true),
+        ]
+    }
+
+    public func render(_ name: String, debug: Int, gcFirst: Bool, cancel: CancellationCheck) throws -> [UInt8] {
+        if name == "goroutine" && debug >= 2 {
+            return Array(GoroutineProfiles.goroutineTraceback(symbolizer: symbolizer).utf8)
+        }
+        let profile = try build(name)
+        try cancel.check()
+        do {
+            return try profile.render(debug > 0 ? .legacyText : .gzippedProto)
+        } catch {
+            throw PprofError.collectionFailed
+        }
+    }
+
+    public func delta(_ name: String, seconds: Int, cancel: CancellationCheck) throws -> [UInt8] {
+        let before = try protoProfile(name)
+        guard cancel.sleep(seconds: Double(seconds)) else { throw PprofError.cancelled }
+        let after = try protoProfile(name)
+        do {
+            var delta = try after.delta(since: before)
+            delta.durationNanos = Int64(seconds) * 1_000_000_000
+            return try delta.render(.gzippedProto)
+        } catch {
+            throw PprofError.deltaFailed
+        }
+    }
+
+    public func symbolize(_ pcs: [UInt]) -> [(pc: UInt, name: String)] {
+        zip(pcs, symbolizer.frames(at: pcs)).compactMap { pc, frames in
+            guard let innermost = frames.first, innermost.function != "?" else { return nil }
+            return (pc, innermost.function)
+        }
+    }
+
+    private func build(_ name: String) throws -> any RenderableProfile {
+        switch name {
+        case "goroutine": return GoroutineProfiles.goroutine(resolver: symbolizer)
+        case "threadcreate": return GoroutineProfiles.threadcreate(resolver: symbolizer)
+        case "heap": return HeapProfile(kind: .heap, resolver: symbolizer)
+        case "allocs": return HeapProfile(kind: .allocs, resolver: symbolizer)
+        default: throw PprofError.unknownProfile
+        }
+    }
+
+    private func protoProfile(_ name: String) throws -> Profile {
+        do {
+            return try build(name).pprofProfile()
+        } catch let error as PprofError {
+            throw error
+        } catch {
+            throw PprofError.collectionFailed
+        }
+    }
+}

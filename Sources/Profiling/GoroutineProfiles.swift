@@ -1,0 +1,34 @@
+import Goroutines
+import Symbolication
+
+/// The goroutine and threadcreate profiles, collected from the runtime's snapshot API and shaped as
+/// Go 1.27's (count profiles; `debug=2` is the traceback dump).
+public enum GoroutineProfiles {
+    /// What the `debug=1` text hides: the entry trampoline everywhere, and scheduler frames while they
+    /// lead a stack (Go hides `runtime.gopark` and friends the same way). The proto keeps every frame.
+    public static let textFilter = StackTextFilter(
+        omits: { $0.function.hasPrefix("gr_goroutine_trampoline") },
+        hidesWhileLeading: { GoroutineTraceback.isRuntimeInternal($0.function) })
+
+    /// Every live goroutine, grouped by (stack, labels).
+    public static func goroutine(resolver: any FrameResolver = Symbolizer.shared, maxDepth: Int = 128) -> CountProfile {
+        let records = RuntimeSnapshot.goroutines(withStacks: true, maxDepth: maxDepth).map { g in
+            CountProfileRecord(stack: g.stack, labels: Dictionary(g.labels.map { ($0.key, $0.value) }, uniquingKeysWith: { $1 }))
+        }
+        return CountProfile(name: "goroutine", records: records, resolver: resolver, textFilter: textFilter)
+    }
+
+    /// `goroutine?debug=2`: Go 1.27's traceback text for every live goroutine.
+    public static func goroutineTraceback(symbolizer: Symbolizer = .shared) -> String {
+        GoroutineTraceback.render(RuntimeSnapshot.goroutines(withStacks: true), symbolizer: symbolizer)
+    }
+
+    /// One record per OS thread the runtime created, with the stack that caused its creation.
+    public static func threadcreate(resolver: any FrameResolver = Symbolizer.shared) -> CountProfile {
+        let records = RuntimeSnapshot.threads().map { CountProfileRecord(stack: $0.creationStack) }
+        return CountProfile(name: "threadcreate", records: records, resolver: resolver, textFilter: textFilter)
+    }
+
+    /// Live goroutines (the index page's count).
+    public static var goroutineCount: Int { RuntimeSnapshot.goroutineCount }
+}

@@ -68,16 +68,16 @@ static double gr_one_minus_exp_neg(double x) {
         }
         return sum;
     }
-    // e^(-x) = 2^(-k) e^(-r), |r| <= ln2/2
+    // e^(-x) = 2^(-k) e^(-r), |r| <= ln2/2; k < 1023 keeps 2^(-k) a normal double.
     int k = (int)(x / gr_ln2 + 0.5);
+    if (k >= 1023) return 1.0;
     double r = x - k * gr_ln2, term = 1.0, e = 0.0;
     for (int i = 1; i <= 20; i++) {
         e += term;
         term *= -r / i;
     }
-    uint64_t bits = (uint64_t)(1023 - k) << 52;   // 2^-k; k <= 1075 keeps this a normal double or 0
+    uint64_t bits = (uint64_t)(1023 - k) << 52;
     double scale;
-    if (k >= 1023) return 1.0;
     memcpy(&scale, &bits, sizeof scale);
     return 1.0 - e * scale;
 }

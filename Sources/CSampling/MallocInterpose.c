@@ -28,6 +28,19 @@ extern void *__libc_pvalloc(size_t size);
 
 #define GR_EXPORT __attribute__((visibility("default"), used))
 
+// Under AddressSanitizer or ThreadSanitizer the sanitizer runtime must own malloc; defining it here
+// would take every allocation away from it. The interposer then stays out (and the heap profile is empty).
+#if defined(__has_feature)
+#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer) || __has_feature(memory_sanitizer)
+#define GR_SANITIZER_OWNS_MALLOC 1
+#endif
+#endif
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+#define GR_SANITIZER_OWNS_MALLOC 1
+#endif
+
+#ifndef GR_SANITIZER_OWNS_MALLOC
+
 GR_EXPORT void *malloc(size_t size) {
     void *ptr = __libc_malloc(size);
     if (ptr) gr_heap_note_alloc(ptr, size);
@@ -129,9 +142,16 @@ GR_EXPORT size_t malloc_usable_size(void *ptr) {
 }
 
 __attribute__((constructor)) static void gr_malloc_interpose_init(void) { (void)gr_resolve_usable_size(); }
+#endif   // GR_SANITIZER_OWNS_MALLOC
 
 // ---- introspection and benchmark helpers ------------------------------------------------------------
 
+#ifdef GR_SANITIZER_OWNS_MALLOC
+int gr_malloc_family_size(void) { return 0; }
+const char *gr_malloc_family_name(int index) { (void)index; return NULL; }
+int gr_malloc_family_member_interposed(int index) { (void)index; return 0; }
+int gr_malloc_family_interposed_count(void) { return 0; }
+#else
 static const struct {
     const char *name;
     void *ours;
@@ -165,6 +185,8 @@ int gr_malloc_family_interposed_count(void) {
     for (int i = 0; i < gr_malloc_family_size(); i++) count += gr_malloc_family_member_interposed(i);
     return count;
 }
+
+#endif   // GR_SANITIZER_OWNS_MALLOC
 
 void gr_malloc_read_info(gr_malloc_info *out) {
     struct mallinfo2 info = mallinfo2();

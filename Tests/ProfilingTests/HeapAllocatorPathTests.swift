@@ -142,3 +142,32 @@ final class HeapAllocatorPathTests: XCTestCase {
         XCTAssertEqual(malloc_usable_size(nil), 0)
     }
 }
+
+final class HeapTableLimitTests: XCTestCase {
+    /// More live sampled blocks than the side table holds: the overflow is dropped and counted, nothing
+    /// breaks, and exactly the dropped blocks stay "in use" after everything is freed (their frees cannot
+    /// be credited).
+    func testSideTableOverflowIsDroppedAndCounted() throws {
+        let saved = HeapProfiler.samplingRate
+        let count = 600_000   // the side table has 2^19 = 524288 slots
+        let blocks = UnsafeMutablePointer<UnsafeMutableRawPointer?>.allocate(capacity: count)
+        defer { blocks.deallocate() }
+        let before = HeapProfiler.statistics
+        try HeapProfiler.setSamplingRate(1)
+        let site = mallocBlocks(count: count, size: 16, into: blocks)
+        try HeapProfiler.setSamplingRate(saved)
+        let full = HeapProfiler.statistics
+        for i in 0..<count { free(blocks[i]) }
+        let after = HeapProfiler.statistics
+        let totals = SiteTotals(HeapProfiler.snapshot(), site: site)
+
+        let dropped = Int64(full.pointerTableDrops - before.pointerTableDrops)
+        XCTAssertGreaterThanOrEqual(dropped, Int64(count - 524_288))
+        XCTAssertEqual(totals.sampledAllocations, Int64(count), "every allocation is still counted")
+        // Drops by other threads of this process (sampling at rate 1 meanwhile) count too, hence ≤.
+        XCTAssertLessThanOrEqual(totals.sampledInUseObjects, dropped)
+        XCTAssertGreaterThanOrEqual(totals.sampledInUseObjects, Int64(count - 524_288))
+        XCTAssertLessThanOrEqual(after.liveSampledBlocks, before.liveSampledBlocks + 1000,
+                                 "tracked blocks were all taken back out")
+    }
+}

@@ -1,3 +1,4 @@
+import CSampling
 import CStackSwitch
 import Synchronization
 #if canImport(Glibc)
@@ -362,9 +363,11 @@ final class Scheduler: @unchecked Sendable {
         m.curGID.store(g.id, ordering: .relaxed)
         g.status = .running
         gr_tls_set_goroutine_stack(g.stack.low, g.stack.high, g.stack.guardLow)
+        gr_heap_set_stack_bounds(g.stack.low, g.stack.high)
         gr_tls_set_goroutine_word(UInt(bitPattern: g.labels.map { Unmanaged.passUnretained($0).toOpaque() }))
         gr_context_switch(m.g0Context, g.context)
         gr_tls_set_goroutine_stack(0, 0, 0)
+        gr_heap_set_stack_bounds(0, 0)
         gr_tls_set_goroutine_word(0)
         if !StackAllocator.canaryIntact(g.stack) { reportStackOverflowAfterTheFact(g) }
         let action = m.pending

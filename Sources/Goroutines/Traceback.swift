@@ -31,7 +31,7 @@ public enum GoroutineTraceback {
         } else {
             appendFrames(g.stack, to: &out, symbolizer: symbolizer)
         }
-        if g.creatorPC != 0 && g.id != 1 {
+        if g.creatorPC != 0 {  // the main goroutine has no creator
             appendCreator(pc: g.creatorPC, parent: g.parentID, to: &out, symbolizer: symbolizer)
         }
         return out

@@ -6,8 +6,9 @@ import XCTest
 
 @testable import Profiling
 
-/// Allocates from a goroutine, optionally telling the sampler the goroutine's stack bounds the way the
-/// scheduler is meant to on every switch (gr_heap_set_stack_bounds).
+/// Allocates from a goroutine. The scheduler announces each goroutine's stack bounds to the sampler on
+/// every switch (gr_heap_set_stack_bounds); with `announceStack` false the job withdraws them for the
+/// duration, as a runtime that did not announce them would leave things.
 final class GoroutineAllocationJob: @unchecked Sendable {
     let count: Int
     let announceStack: Bool
@@ -27,9 +28,9 @@ final class GoroutineAllocationJob: @unchecked Sendable {
         var lo: UInt = 0, hi: UInt = 0
         gr_tls_goroutine_stack(&lo, &hi)
         onGoroutineStack = lo < hi
-        if announceStack { gr_heap_set_stack_bounds(lo, hi) }
+        gr_heap_set_stack_bounds(announceStack ? lo : 0, announceStack ? hi : 0)
         site = mallocBlocks(count: count, size: 80, into: blocks)
-        if announceStack { gr_heap_set_stack_bounds(0, 0) }
+        gr_heap_set_stack_bounds(lo, hi)
         for i in 0..<count { free(blocks[i]) }
     }
 }

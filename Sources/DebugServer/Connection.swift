@@ -116,6 +116,12 @@ final class Connection {
         case .handling:
             break
         case .http2(let session):
+            if session.hasResponseWaitingForWindow
+                && now &- session.lastResponseProgress > configuration.writeTimeout.nanoseconds {
+                loop.logger.debug("resetting an HTTP/2 connection whose peer keeps its window shut")
+                abort()
+                return
+            }
             if session.isIdle && pendingOutboundBytes == 0
                 && now &- session.lastActivity > configuration.idleTimeout.nanoseconds {
                 session.goAway()

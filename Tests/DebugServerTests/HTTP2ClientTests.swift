@@ -115,6 +115,20 @@ final class HTTP2ClientTests: ServerTestCase {
         try waitUntil { self.provider.slowStarted.load(ordering: .relaxed) == 2 }
     }
 
+    func testPeerThatNeverOpensItsWindowIsDropped() throws {
+        try startServer { $0.writeTimeout = .seconds(1) }
+        let connection = try RawConnection(port: port, receiveTimeout: 5)
+        connection.send(Array("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n".utf8))
+        // SETTINGS_INITIAL_WINDOW_SIZE = 0: no DATA may be sent to us.
+        connection.send(H2Frame.frame(type: 4, flags: 0, streamID: 0, payload: [0, 4, 0, 0, 0, 0]))
+        connection.send(H2Frame.headers(streamID: 1, path: "/debug/pprof/big"))
+        let started = Date()
+        let frames = H2Frame.readFrames(connection, until: { _ in false })
+        XCTAssertTrue(frames.contains { $0.type == 1 && $0.streamID == 1 }, "response HEADERS were not sent")
+        XCTAssertFalse(frames.contains { $0.type == 0 && !$0.payload.isEmpty }, "DATA sent into a zero window")
+        XCTAssertLessThan(Date().timeIntervalSince(started), 4.5, "connection was not dropped")
+    }
+
     func waitUntil(timeout: Double = 5, _ condition: () -> Bool) throws {
         let deadline = Date(timeIntervalSinceNow: timeout)
         while !condition() {

@@ -39,7 +39,7 @@ final class Connection {
     private var requestDeadline: UInt64?
     private var idleSince: UInt64
     private var lastWriteProgress: UInt64
-    private var watchingWritable = false
+    private var watchedEvents = EPOLLIN.rawValue | EPOLLRDHUP.rawValue
     private var closeWhenFlushed = false
     private var peerClosed = false
     private var requestsServed = 0
@@ -88,10 +88,16 @@ final class Connection {
             }
         }
         guard peerClosed else { return }
+        // A level-triggered socket at EOF stays readable; stop listening to it.
+        updateInterest()
         switch phase {
-        case .lingering, .handling, .readingBody, .http2:
-            // Nobody is left to answer; stop the work that was started for them.
+        case .lingering, .readingBody, .http2:
             close()
+        case .handling(_, _, _, let cancel):
+            // The client stopped sending (closed, or only half-closed as `nc -N` does). Like Go, tell
+            // the handler its client is gone, but still try to deliver the answer (and any requests
+            // already pipelined behind it); the connection closes once nothing is left to serve.
+            cancel.cancel()
         case .awaitingHead:
             break  // serve what was already pipelined, then close (in process()).
         }
@@ -116,6 +122,12 @@ final class Connection {
         case .handling:
             break
         case .http2(let session):
+            if session.hasResponseWaitingForWindow
+                && now &- session.lastResponseProgress > configuration.writeTimeout.nanoseconds {
+                loop.logger.debug("resetting an HTTP/2 connection whose peer keeps its window shut")
+                abort()
+                return
+            }
             if session.isIdle && pendingOutboundBytes == 0
                 && now &- session.lastActivity > configuration.idleTimeout.nanoseconds {
                 session.goAway()
@@ -385,9 +397,16 @@ final class Connection {
 
     // MARK: output
 
-    func enqueue(_ bytes: [UInt8]) { outbound.append(bytes) }
+    // The write timeout counts from when output starts waiting, not from the last write long ago.
+    func enqueue(_ bytes: [UInt8]) {
+        if outbound.isEmpty { lastWriteProgress = monotonicNanoseconds() }
+        outbound.append(bytes)
+    }
 
-    func enqueue(_ bytes: UnsafeRawBufferPointer) { outbound.append(bytes) }
+    func enqueue(_ bytes: UnsafeRawBufferPointer) {
+        if outbound.isEmpty { lastWriteProgress = monotonicNanoseconds() }
+        outbound.append(bytes)
+    }
 
     func flush() {
         while !isClosed {
@@ -408,13 +427,18 @@ final class Connection {
             break
         }
         if isClosed { return }
-        let wantWritable = !outbound.isEmpty
-        if wantWritable != watchingWritable {
-            watchingWritable = wantWritable
-            loop.modify(fd, events: EPOLLIN.rawValue | EPOLLRDHUP.rawValue | (wantWritable ? EPOLLOUT.rawValue : 0))
-        }
-        if !wantWritable && closeWhenFlushed {
+        updateInterest()
+        if outbound.isEmpty && closeWhenFlushed {
             startLingering()
+        }
+    }
+
+    /// Readable while the peer may still send; writable while output waits.
+    private func updateInterest() {
+        let wanted = (peerClosed ? 0 : EPOLLIN.rawValue | EPOLLRDHUP.rawValue) | (outbound.isEmpty ? 0 : EPOLLOUT.rawValue)
+        if wanted != watchedEvents {
+            watchedEvents = wanted
+            loop.modify(fd, events: wanted)
         }
     }
 

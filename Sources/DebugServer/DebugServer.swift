@@ -8,6 +8,15 @@ import Logging
 /// Serves `/debug/pprof/*` as Go 1.27's net/http/pprof does, over HTTP/1.1 and h2c, on TCP and/or
 /// a Unix socket.
 ///
+/// Where it deliberately differs from Go 1.27 (see `PprofRouter.swift` for the full list):
+/// `POST /debug/pprof/symbol` works (Go ≥1.23 answers 405 and breaks `go tool pprof`);
+/// `profile` and `trace` answer 404 `Unknown profile` until the provider offers them;
+/// `seconds` above `maxProfileSeconds` is a 400; a request with both Content-Length and
+/// Transfer-Encoding is a 400. Expensive work is bounded: per profile at most
+/// `maxConcurrentRendersPerProfile` renders run and `maxQueuedPerProfile` wait (more get 429), one
+/// `seconds=N` delta per profile (429), one CPU profile (Go's 500), `maxConnections` connections
+/// (503), `maxConcurrentStreams` HTTP/2 streams (REFUSED_STREAM).
+///
 /// ```swift
 /// let server = DebugServer(configuration: try DebugServerConfiguration(environment: ProcessInfo.processInfo.environment),
 ///                          provider: myProfiles)

@@ -23,6 +23,7 @@ final class HTTP2Session {
         var bodyTooLarge = false
         var cancel: CancellationCheck? = nil
         var handlerRunning = false
+        var responded = false
         var response: [UInt8] = []
         var responseOffset = 0
     }
@@ -36,6 +37,14 @@ final class HTTP2Session {
     /// its preface; not racing the client's switch-over costs nothing.
     private var holdingOutputForClientPreface = false
     private(set) var lastActivity = monotonicNanoseconds()
+    /// Last time response data moved (or a response was submitted); a peer that keeps its flow
+    /// control window shut leaves it behind while answers wait.
+    private(set) var lastResponseProgress = monotonicNanoseconds()
+
+    /// Some stream has a submitted response whose body is not fully handed to nghttp2 yet.
+    var hasResponseWaitingForWindow: Bool {
+        streams.values.contains { !$0.response.isEmpty }
+    }
 
     init(connection: Connection) {
         self.connection = connection
@@ -189,7 +198,7 @@ final class HTTP2Session {
         let streamID = frame.pointee.hd.stream_id
         let endStream = frame.pointee.hd.flags & UInt8(NGHTTP2_FLAG_END_STREAM.rawValue) != 0
         guard type == UInt8(NGHTTP2_HEADERS.rawValue) || type == UInt8(NGHTTP2_DATA.rawValue),
-              let stream = streams[streamID], stream.cancel == nil, stream.response.isEmpty else { return 0 }
+              let stream = streams[streamID], stream.cancel == nil, !stream.responded else { return 0 }
         if type == UInt8(NGHTTP2_HEADERS.rawValue) && stream.headersTooLarge {
             respond(streamID, HTTPResponse(status: 431, headers: plainTextHeaders,
                                            text: "431 Request Header Fields Too Large"))
@@ -256,7 +265,9 @@ final class HTTP2Session {
         fields.append(("date", connection.loop.currentHTTPDate()))
         fields.append(("content-length", String(response.body.count)))
         let sendsBody = !isHead && !response.body.isEmpty
-        streams[streamID]?.response = response.body
+        lastResponseProgress = monotonicNanoseconds()
+        streams[streamID]?.responded = true
+        streams[streamID]?.response = sendsBody ? response.body : []
         streams[streamID]?.responseOffset = 0
 
         // nghttp2 copies names and values during submit, so they only need to live for the call.
@@ -303,6 +314,7 @@ final class HTTP2Session {
             streams[streamID]?.response = []
         }
         lastActivity = monotonicNanoseconds()
+        lastResponseProgress = lastActivity
         return count
     }
 }

@@ -107,10 +107,9 @@ final class HandlerPool: @unchecked Sendable {
                 if queuedPerKey[job.key] == 0 { queuedPerKey[job.key] = nil }
                 runningPerKey[job.key, default: 0] += 1
                 condition.unlock()
-                // A request whose client already left is answered without doing the work.
-                let response = job.cancel.isCancelled
-                    ? pprofErrorResponse(status: 500, message: PprofError.cancelled.message)
-                    : job.item.run(job.cancel)
+                // Run even if the client already left: a half-closed client still reads the answer
+                // (as with Go), and handlers that poll `cancel` stop early anyway.
+                let response = job.item.run(job.cancel)
                 condition.lock()
                 runningPerKey[job.key, default: 1] -= 1
                 if runningPerKey[job.key] == 0 { runningPerKey[job.key] = nil }

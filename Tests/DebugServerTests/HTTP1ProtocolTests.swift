@@ -182,6 +182,27 @@ final class HTTP1ProtocolTests: ServerTestCase {
         try waitUntil { self.provider.slowCancelled.load(ordering: .relaxed) == 1 }
     }
 
+    func testHalfClosedClientStillGetsItsAnswer() throws {
+        try startServer()
+        // As `printf 'GET …' | nc -N host port` does: send, then shut the write side.
+        let connection = try RawConnection(port: port)
+        connection.send("GET /debug/pprof/big HTTP/1.1\r\nHost: x\r\n\r\nGET /debug/pprof/heap?debug=1 HTTP/1.0\r\n\r\n")
+        shutdown(connection.fd, Int32(SHUT_WR))
+        XCTAssertTrue(connection.readResponse()?.body == FakePprofProvider.bigBody)
+        XCTAssertEqual(connection.readResponse()?.body, FakePprofProvider.body("heap", debug: 1))
+        XCTAssertTrue(connection.readToEnd().closed)
+
+        // A handler that polls its cancellation sees the half-close and stops; its answer still comes.
+        let slow = try RawConnection(port: port)
+        slow.send("GET /debug/pprof/slow HTTP/1.1\r\nHost: x\r\n\r\n")
+        try waitUntil { self.provider.slowStarted.load(ordering: .relaxed) == 1 }
+        shutdown(slow.fd, Int32(SHUT_WR))
+        let answer = try XCTUnwrap(slow.readResponse())
+        XCTAssertEqual(answer.status, 500)
+        XCTAssertEqual(answer.text, "context canceled\n")
+        XCTAssertEqual(provider.slowCancelled.load(ordering: .relaxed), 1)
+    }
+
     func testGracefulShutdownFinishesInFlightRequest() throws {
         try startServer { $0.shutdownGracePeriod = .seconds(5) }
         let inFlight = try RawConnection(port: port)

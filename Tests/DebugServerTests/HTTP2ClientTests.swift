@@ -115,6 +115,42 @@ final class HTTP2ClientTests: ServerTestCase {
         try waitUntil { self.provider.slowStarted.load(ordering: .relaxed) == 2 }
     }
 
+    func testPeerThatNeverOpensItsWindowIsDropped() throws {
+        try startServer { $0.writeTimeout = .seconds(1) }
+        let connection = try RawConnection(port: port, receiveTimeout: 5)
+        connection.send(Array("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n".utf8))
+        // SETTINGS_INITIAL_WINDOW_SIZE = 0: no DATA may be sent to us.
+        connection.send(H2Frame.frame(type: 4, flags: 0, streamID: 0, payload: [0, 4, 0, 0, 0, 0]))
+        connection.send(H2Frame.headers(streamID: 1, path: "/debug/pprof/big"))
+        let started = Date()
+        let frames = H2Frame.readFrames(connection, until: { _ in false })
+        XCTAssertTrue(frames.contains { $0.type == 1 && $0.streamID == 1 }, "response HEADERS were not sent")
+        XCTAssertFalse(frames.contains { $0.type == 0 && !$0.payload.isEmpty }, "DATA sent into a zero window")
+        XCTAssertLessThan(Date().timeIntervalSince(started), 4.5, "connection was not dropped")
+    }
+
+    func testRapidResetFloodEndsInGoAwayAndLeavesNoWork() throws {
+        try startServer()
+        let connection = try RawConnection(port: port, receiveTimeout: 5)
+        var flood = Array("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n".utf8) + H2Frame.settings()
+        for index in 0..<3000 {
+            let stream = UInt32(2 * index + 1)
+            flood += H2Frame.headers(streamID: stream, path: "/debug/pprof/slow") + H2Frame.rstStream(streamID: stream, errorCode: 8)
+        }
+        connection.send(flood)
+        let frames = H2Frame.readFrames(connection, until: { $0.type == 7 })
+        let goAway = try XCTUnwrap(frames.last { $0.type == 7 }, "no GOAWAY after 3000 resets")
+        // nghttp2's reset rate limiter (CVE-2023-44487 fix: burst 1000) ends the connection with
+        // INTERNAL_ERROR once the burst is spent, not after the first few streams.
+        let lastStream = goAway.payload[0..<4].reduce(0) { $0 << 8 | Int($1) } & 0x7fff_ffff
+        XCTAssertEqual(Array(goAway.payload[4..<8]), [0, 0, 0, 2])
+        XCTAssertGreaterThan(lastStream, 2 * 900)
+        XCTAssertLessThan(lastStream, 2 * 3000)
+        // Every handler that started was cancelled.
+        try waitUntil { self.provider.slowCancelled.load(ordering: .relaxed) == self.provider.slowStarted.load(ordering: .relaxed) }
+        XCTAssertEqual(try get("/debug/pprof/heap").status, 200)
+    }
+
     func waitUntil(timeout: Double = 5, _ condition: () -> Bool) throws {
         let deadline = Date(timeIntervalSinceNow: timeout)
         while !condition() {

@@ -523,15 +523,14 @@ final class Scheduler: @unchecked Sendable {
                 m.setSpinning(false)
                 nmspinning.wrappingSubtract(1, ordering: .relaxed)
                 // Work may have been queued after we looked and before we stopped counting as spinning:
-                // the readier saw a spinning M and woke nobody. Look once more.
-                if let q = anyPWithStealableWork() {
+                // the readier saw a spinning M and woke nobody. Look once more, global queue included.
+                if globalCount.load(ordering: .acquiring) > 0 || anyPWithStealableWork() != nil {
                     lock.lock()
                     if let p2 = pidleget() {
                         lock.unlock()
                         acquireP(m, p2)
                         m.setSpinning(true)
                         nmspinning.wrappingAdd(1, ordering: .relaxed)
-                        _ = q
                         continue
                     }
                     lock.unlock()

@@ -99,8 +99,6 @@ final class DemoRobustnessTests: DemoTestCase {
         XCTAssertEqual(try get("/debug/pprof/goroutine?debug=2").status, 200)
         XCTAssertEqual(try get("/debug/pprof/heap?seconds=1").status, 200)
         XCTAssertTrue(demo.process.isRunning, demo.stderr)
-        let ended = try XCTUnwrap(demo.signal(SIGTERM, exitWithin: 5))
-        XCTAssertEqual(ended.reason, .exit)
     }
 
     func testServerAnswersWhileEveryPSpins() throws {

@@ -146,7 +146,8 @@ final class DemoRoutesTests: DemoTestCase {
     }
 
     func testEnvironmentConfiguresTheDemosServer() throws {
-        try startDemo(environment: ["GOROUTINES_DEBUG_TOKEN": "s3cret", "GOROUTINES_DEBUG_MAX_HEADER_BYTES": "2048"])
+        try startDemo(environment: ["GOROUTINES_DEBUG_TOKEN": "s3cret", "GOROUTINES_DEBUG_MAX_HEADER_BYTES": "2048"],
+                      waitForWorkloads: false)
         let refused = try get("/debug/pprof/cmdline")
         XCTAssertEqual(refused.status, 401)
         XCTAssertEqual(refused.header("WWW-Authenticate"), "Bearer realm=\"pprof\"")

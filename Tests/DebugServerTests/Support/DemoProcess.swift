@@ -112,8 +112,20 @@ class DemoTestCase: ServerTestCase {
     var demo: DemoProcess!
     override var port: Int { demo.port }
 
-    func startDemo(arguments: [String] = [], environment: [String: String] = [:], launcher: [String] = []) throws {
+    /// Starts the demo; unless told otherwise, waits until its workloads run (it prints its URL before
+    /// the scheduler starts them), so tests never race the first goroutines.
+    func startDemo(arguments: [String] = [], environment: [String: String] = [:], launcher: [String] = [],
+                   waitForWorkloads: Bool = true) throws {
         demo = try DemoProcess(arguments: arguments, environment: environment, launcher: launcher)
+        guard waitForWorkloads else { return }
+        let deadline = Date().addingTimeInterval(15)
+        var text = ""
+        while Date() < deadline {
+            text = try get("/debug/pprof/goroutine?debug=1").text
+            if text.contains("Workloads.waitForever(on:)") && text.contains("{\"workload\":\"timer\"}") { return }
+            usleep(50_000)
+        }
+        XCTFail("the demo's workloads did not show up in the goroutine profile within 15 s:\n\(text)")
     }
 
     override func tearDown() {

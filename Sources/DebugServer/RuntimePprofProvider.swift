@@ -13,7 +13,7 @@ public struct RuntimePprofProvider: PprofProvider {
     }
 
     public var profiles: [PprofProfileInfo] {
-        let heapRecords = HeapProfiler.snapshot().records.count
+        let heapRecords = Int(HeapProfiler.statistics.bucketsUsed)  // cheap: no snapshot copy
         return [
             PprofProfileInfo(name: "allocs", count: heapRecords,
                              description: "A sampling of all past memory allocations", supportsDelta: true),

@@ -106,12 +106,9 @@ public enum RuntimeSnapshot {
             labels: g.labels?.labels ?? [], lockedToThread: g.lockedM != nil, isCurrent: isCurrent)
     }
 
-    /// Number of live goroutines (Go's runtime.NumGoroutine).
+    /// Number of live goroutines (Go's runtime.NumGoroutine), without walking anything.
     public static var goroutineCount: Int {
-        Scheduler.shared.goroutinesCopy().reduce(0) { n, g in
-            let s = g.status
-            return n + ((s == .dead || s == .idle || g.id == 0) ? 0 : 1)
-        }
+        Scheduler.shared.liveGoroutines.load(ordering: .relaxed)
     }
 
     public static func processors() -> [ProcessorSnapshot] {

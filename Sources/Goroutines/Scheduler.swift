@@ -43,6 +43,8 @@ final class Scheduler: @unchecked Sendable {
     let allgLock = RuntimeLock()
     private(set) var allGs: [G] = []
     let goidgen = Atomic<Int64>(0)
+    /// Goroutines started and not yet exited (Go's NumGoroutine), kept live so counting is free.
+    let liveGoroutines = Atomic<Int>(0)
     /// Goroutines inside `blockingCall`.
     let blockingCalls = Atomic<Int>(0)
     /// Plain threads blocked on runtime objects (channels, wait groups): they may still wake goroutines.
@@ -346,6 +348,7 @@ final class Scheduler: @unchecked Sendable {
         g.waitReason = .zero
         gr_context_make(g.context, g.stack.high, goroutineEntry, UnsafeMutableRawPointer(bitPattern: g.opaque))
         g.exclusivity.update(repeating: 0, count: G.exclusivityStateSize)
+        liveGoroutines.wrappingAdd(1, ordering: .relaxed)
         ready(g, next: true)
     }
 
@@ -395,6 +398,7 @@ final class Scheduler: @unchecked Sendable {
                 m.lockedGID.store(0, ordering: .relaxed)
             }
             g.status = .dead
+            liveGoroutines.wrappingSubtract(1, ordering: .relaxed)
             g.scanLock.store(false, ordering: .releasing)
             if let done = g.completion {
                 g.completion = nil

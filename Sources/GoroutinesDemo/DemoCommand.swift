@@ -26,9 +26,16 @@ struct DemoCommand: ParsableCommand {
     func validate() throws {
         if let duration, duration <= 0 { throw ValidationError("--duration must be positive") }
         if leakEveryMillis <= 0 { throw ValidationError("--leak-every-millis must be positive") }
+        if spin < 0 { throw ValidationError("--spin must not be negative") }
     }
 
+    @Option(name: .long, help: "Start this many goroutines that spin on the CPU without yielding (to see the debug server answer while every P is busy).")
+    var spin: Int = 0
+
     func run() throws {
+        // Block the shutdown signals before any thread exists, so every thread inherits the mask and only
+        // the sigwait thread ever takes them (otherwise the default action kills the process).
+        ShutdownSignals.blockInThisThread()
         LoggingSystem.bootstrap { StreamLogHandler.standardError(label: $0) }
         var configuration = try DebugServerConfiguration(environment: environmentVariables())
         if let addr { configuration.address = addr }
@@ -45,7 +52,7 @@ struct DemoCommand: ParsableCommand {
             Ctrl-C stops the service.
             """)
         fflush(nil)
-        let settings = DemoSettings(leakEvery: .milliseconds(leakEveryMillis))
+        let settings = DemoSettings(leakEvery: .milliseconds(leakEveryMillis), spinners: spin)
         let stopAfter = duration
         ShutdownSignals.install { signal in
             server.stop()

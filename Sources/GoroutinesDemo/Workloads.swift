@@ -5,6 +5,8 @@ import Glibc
 
 struct DemoSettings: Sendable {
     var leakEvery: Duration
+    /// Goroutines that burn CPU without ever yielding.
+    var spinners: Int
 }
 
 /// The workloads, each in goroutines carrying a `workload` label so profiles can be sliced by it.
@@ -14,6 +16,16 @@ enum Workloads {
         go { Go.withLabels(["workload": "blocking-call"]) { blockingCaller() } }
         go { Go.withLabels(["workload": "alloc-churn"]) { allocationChurn() } }
         go { Go.withLabels(["workload": "leak"]) { leakGoroutines(every: settings.leakEvery) } }
+        for _ in 0..<settings.spinners {
+            go { Go.withLabels(["workload": "spin"]) { spinForever() } }
+        }
+    }
+
+    /// Busy computation that never yields: with as many spinners as Ps, no other goroutine runs (the
+    /// runtime has no preemption), yet the debug server, on its own threads, still answers.
+    @inline(never) static func spinForever() {
+        var x = 0
+        while true { x = checksum(of: x) &+ 1 }
     }
 
     /// A sleepy, timer-driven task: wakes every 100 ms, does a little work.

@@ -14,27 +14,42 @@ public enum GoroutineTraceback {
     /// Go prints at most this many frames: the first half, an elision line, the last half.
     static let maxFrames = 100
 
-    /// The whole dump: blocks separated by one blank line, ending in a newline.
+    /// The whole dump: blocks separated by one blank line, ending in a newline. Each distinct PC is
+    /// symbolized and formatted once, however many goroutines share it.
     public static func render(_ goroutines: [GoroutineSnapshot], symbolizer: Symbolizer = .shared) -> String {
+        var pcs = Set<UInt>()
+        for g in goroutines {
+            for pc in g.stack where pc > 1 { pcs.insert(pc) }
+            if g.creatorPC > 1 { pcs.insert(g.creatorPC) }
+        }
+        var text = FrameText(symbolizer: symbolizer, prefetching: Array(pcs))
         var out = ""
+        out.reserveCapacity(goroutines.count * 256)
         for (i, g) in goroutines.enumerated() {
             if i > 0 { out += "\n" }
-            out += block(g, symbolizer: symbolizer)
+            appendBlock(g, to: &out, text: &text)
         }
         return out
     }
 
     public static func block(_ g: GoroutineSnapshot, symbolizer: Symbolizer = .shared) -> String {
-        var out = header(g) + "\n"
+        var text = FrameText(symbolizer: symbolizer, prefetching: g.stack + [g.creatorPC])
+        var out = ""
+        appendBlock(g, to: &out, text: &text)
+        return out
+    }
+
+    private static func appendBlock(_ g: GoroutineSnapshot, to out: inout String, text: inout FrameText) {
+        out += header(g)
+        out += "\n"
         if g.status == .running && !g.isCurrent && g.stack.isEmpty {
             out += "\tgoroutine running on other thread; stack unavailable\n"
         } else {
-            appendFrames(g.stack, to: &out, symbolizer: symbolizer)
+            text.appendFrames(g.stack, to: &out)
         }
         if g.creatorPC != 0 {  // the main goroutine has no creator
-            appendCreator(pc: g.creatorPC, parent: g.parentID, to: &out, symbolizer: symbolizer)
+            text.appendCreator(pc: g.creatorPC, parent: g.parentID, to: &out)
         }
-        return out
     }
 
     /// `goroutine <id> [<status>[, N minutes][, locked to thread]][ {labels}]:`
@@ -58,37 +73,8 @@ public enum GoroutineTraceback {
 
     /// Frame lines for return addresses `stack` (leaf first), with runtime-internal frames hidden.
     public static func appendFrames(_ stack: [UInt], to out: inout String, symbolizer: Symbolizer = .shared) {
-        var lines: [String] = []
-        for pc in stack where pc > 1 {
-            let frames = symbolizer.frames(at: pc - 1)
-            for frame in frames where !isRuntimeInternal(frame.function) {
-                var text = "\(frame.function)(...)\n\t\(frame.file.isEmpty ? "?" : frame.file):\(frame.line)"
-                if !frame.isInlined && frame.entry != 0 && pc > frame.entry {
-                    text += " +0x" + String(pc - frame.entry, radix: 16)
-                }
-                lines.append(text + "\n")
-            }
-        }
-        if lines.count > maxFrames {
-            let half = maxFrames / 2
-            out += lines.prefix(half).joined()
-            out += "...\(lines.count - maxFrames) frames elided...\n"
-            out += lines.suffix(half).joined()
-        } else {
-            out += lines.joined()
-        }
-    }
-
-    static func appendCreator(pc: UInt, parent: Int64, to out: inout String, symbolizer: Symbolizer) {
-        let frames = symbolizer.frames(at: pc - 1)
-        guard let frame = frames.first(where: { !isRuntimeInternal($0.function) }) ?? frames.first else { return }
-        out += "created by \(frame.function)"
-        if parent != 0 { out += " in goroutine \(parent)" }
-        out += "\n\t\(frame.file.isEmpty ? "?" : frame.file):\(frame.line)"
-        if let outer = frames.last, outer.entry != 0, pc > outer.entry {
-            out += " +0x" + String(pc - outer.entry, radix: 16)
-        }
-        out += "\n"
+        var text = FrameText(symbolizer: symbolizer, prefetching: stack)
+        text.appendFrames(stack, to: &out)
     }
 
     /// Scheduler machinery and compiler thunks, hidden as Go hides `runtime.` frames (profiles' text forms
@@ -127,5 +113,72 @@ public enum GoroutineTraceback {
             }
         }
         return q + "\""
+    }
+}
+
+/// Formatted frame lines per return address, cached for one dump.
+private struct FrameText {
+    private let symbolizer: Symbolizer
+    private var lines: [UInt: [String]] = [:]
+    private var creators: [UInt: (function: String, location: String)] = [:]
+    private var frames: [UInt: [SymbolicatedFrame]] = [:]
+
+    init(symbolizer: Symbolizer, prefetching pcs: [UInt]) {
+        self.symbolizer = symbolizer
+        let wanted = pcs.filter { $0 > 1 }
+        for (pc, f) in zip(wanted, symbolizer.frames(at: wanted.map { $0 - 1 })) { frames[pc] = f }
+    }
+
+    private mutating func symbolized(_ pc: UInt) -> [SymbolicatedFrame] {
+        if let f = frames[pc] { return f }
+        let f = symbolizer.frames(at: pc - 1)
+        frames[pc] = f
+        return f
+    }
+
+    /// The visible `name(...)\n\tfile:line +0xoff\n` lines of one return address.
+    private mutating func frameLines(_ pc: UInt) -> [String] {
+        if let cached = lines[pc] { return cached }
+        var result: [String] = []
+        for frame in symbolized(pc) where !GoroutineTraceback.isRuntimeInternal(frame.function) {
+            var line = frame.function + "(...)\n\t" + (frame.file.isEmpty ? "?" : frame.file) + ":" + String(frame.line)
+            if !frame.isInlined && frame.entry != 0 && pc > frame.entry {
+                line += " +0x" + String(pc - frame.entry, radix: 16)
+            }
+            result.append(line + "\n")
+        }
+        lines[pc] = result
+        return result
+    }
+
+    mutating func appendFrames(_ stack: [UInt], to out: inout String) {
+        var all: [String] = []
+        for pc in stack where pc > 1 { all.append(contentsOf: frameLines(pc)) }
+        let maxFrames = GoroutineTraceback.maxFrames
+        if all.count > maxFrames {
+            let half = maxFrames / 2
+            for line in all.prefix(half) { out += line }
+            out += "...\(all.count - maxFrames) frames elided...\n"
+            for line in all.suffix(half) { out += line }
+        } else {
+            for line in all { out += line }
+        }
+    }
+
+    /// `created by <function>[ in goroutine <parent>]\n\t<file>:<line> +0x<off>\n`
+    mutating func appendCreator(pc: UInt, parent: Int64, to out: inout String) {
+        if creators[pc] == nil {
+            let frames = symbolized(pc)
+            guard let frame = frames.first(where: { !GoroutineTraceback.isRuntimeInternal($0.function) }) ?? frames.first else { return }
+            var location = "\n\t" + (frame.file.isEmpty ? "?" : frame.file) + ":" + String(frame.line)
+            if let outer = frames.last, outer.entry != 0, pc > outer.entry {
+                location += " +0x" + String(pc - outer.entry, radix: 16)
+            }
+            creators[pc] = (frame.function, location + "\n")
+        }
+        guard let creator = creators[pc] else { return }
+        out += "created by " + creator.function
+        if parent != 0 { out += " in goroutine " + String(parent) }
+        out += creator.location
     }
 }

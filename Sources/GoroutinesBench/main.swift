@@ -15,6 +15,10 @@ let benchmarks: [String: @Sendable () -> [BenchResult]] = [
     "parked": { benchParked(goroutines: size ?? 100_000) },
     "gosched_ping": { [benchGoschedPing(iterations: size ?? 2_000_000)] },
     "sleep": { [benchSleep(goroutines: size ?? 10_000)] },
+    "goroutine_profile": {
+        benchGoroutineProfile(goroutines: size ?? 10_000, diverse: false)
+            + benchGoroutineProfile(goroutines: size ?? 10_000, diverse: true)
+    },
 ]
 
 guard let bench = benchmarks[name] else {

@@ -3,9 +3,11 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"fmt"
 	"os"
 	"runtime"
+	"runtime/pprof"
 	"sort"
 	"strconv"
 	"strings"
@@ -152,6 +154,49 @@ func sleepLag(n int) {
 		"lag_p50_us": float64(lags[n/2]) / 1000, "lag_p99_us": float64(lags[n*99/100]) / 1000})
 }
 
+//go:noinline
+func parkDeep(depth int, gate *sync.WaitGroup) {
+	if depth == 0 {
+		gate.Wait()
+		return
+	}
+	parkDeep(depth-1, gate)
+	sink += depth
+}
+
+func goroutineProfile(n int, diverse bool) {
+	var gate, started sync.WaitGroup
+	gate.Add(1)
+	for i := 0; i < n; i++ {
+		started.Add(1)
+		go func(i int) {
+			started.Done()
+			d := 0
+			if diverse {
+				d = i % 50
+			}
+			parkDeep(d, &gate)
+		}(i)
+	}
+	started.Wait()
+	time.Sleep(200 * time.Millisecond)
+	kind := "same"
+	if diverse {
+		kind = "diverse"
+	}
+	var buf bytes.Buffer
+	pprof.Lookup("goroutine").WriteTo(&buf, 0)
+	buf.Reset()
+	start := time.Now()
+	pprof.Lookup("goroutine").WriteTo(&buf, 0)
+	emit(fmt.Sprintf("goroutine_profile_proto_%s_x%d", kind, n), n, time.Since(start), map[string]float64{"bytes": float64(buf.Len())})
+	buf.Reset()
+	start = time.Now()
+	pprof.Lookup("goroutine").WriteTo(&buf, 2)
+	emit(fmt.Sprintf("goroutine_profile_debug2_%s_x%d", kind, n), n, time.Since(start), map[string]float64{"bytes": float64(buf.Len())})
+	gate.Done()
+}
+
 func main() {
 	if len(os.Args) < 2 {
 		fmt.Println("usage: runtime-peer <raw_switch|spawn_join|fib|parked|gosched_ping|sleep> [size]")
@@ -178,6 +223,9 @@ func main() {
 		goschedPing(size(2_000_000))
 	case "sleep":
 		sleepLag(size(10_000))
+	case "goroutine_profile":
+		goroutineProfile(size(10_000), false)
+		goroutineProfile(size(10_000), true)
 	default:
 		fmt.Fprintln(os.Stderr, "unknown benchmark", os.Args[1])
 		os.Exit(64)

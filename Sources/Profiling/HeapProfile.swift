@@ -90,29 +90,46 @@ public struct HeapProfile: RenderableProfile {
                           ValueType(type: "inuse_objects", unit: "count"), ValueType(type: "inuse_space", unit: "bytes")],
             periodType: space, period: Int64(samplingRate),
             defaultSampleType: kind == .allocs ? "alloc_space" : nil,
-            timeNanos: timeNanos, resolver: resolver)
+            timeNanos: timeNanos, resolver: LeafTrimmingResolver(base: resolver, leafPCs: leafPCs(frames: frames, images: images),
+                                                                 isAllocatorFrame: isAllocatorFrame))
         for record in records {
             var labels: [Label] = []
             if record.sampledAllocations > 0 {
                 let blockSize = record.sampledAllocatedBytes / record.sampledAllocations
                 if blockSize != 0 { labels.append(.number("bytes", blockSize)) }
             }
-            let stack = HeapAllocatorFrames.trimLeading(record.stack.filter { $0 != 0 }) { returnAddress in
-                let pc = callSitePC(returnAddress: returnAddress)
-                // Code of the Swift runtime library is the allocator's even where it has no exported name.
-                if let image = resolver.mappingIndex(containing: pc).flatMap({ $0 < images.count ? images[$0] : nil }),
-                   HeapAllocatorFrames.isRuntimeLibrary(path: image.path) {
-                    return true
-                }
-                let pcFrames = frames[pc].filter(\.isKnown)
-                return !pcFrames.isEmpty && pcFrames.allSatisfy(isAllocatorFrame)
-            }
+            let stack = trimmedStack(record, frames: frames, images: images)
             try builder.addSample(stack: stack,
                                   values: [record.allocatedObjects, record.allocatedBytes,
                                            record.inUseObjects, record.inUseBytes],
                                   labels: labels)
         }
         return builder.build()
+    }
+
+    /// The record's stack without allocator frames at the leaf end.
+    private func trimmedStack(_ record: HeapProfileRecord, frames: ResolvedFrames, images: [ImageMapping]) -> [UInt] {
+        HeapAllocatorFrames.trimLeading(record.stack.filter { $0 != 0 }) { returnAddress in
+            let pc = callSitePC(returnAddress: returnAddress)
+            // Code of the Swift runtime library is the allocator's even where it has no exported name.
+            if let image = resolver.mappingIndex(containing: pc).flatMap({ $0 < images.count ? images[$0] : nil }),
+               HeapAllocatorFrames.isRuntimeLibrary(path: image.path) {
+                return true
+            }
+            let pcFrames = frames[pc].filter(\.isKnown)
+            return !pcFrames.isEmpty && pcFrames.allSatisfy(isAllocatorFrame)
+        }
+    }
+
+    /// Call-site PCs that end up at the leaf of some trimmed stack. In optimized code the standard
+    /// library's allocation paths are inlined into the caller: their frames sit inside the leaf location
+    /// and are trimmed there, so the leaf line is the user's.
+    private func leafPCs(frames: ResolvedFrames, images: [ImageMapping]) -> Set<UInt> {
+        var leaves = Set<UInt>()
+        for record in records {
+            if let leaf = trimmedStack(record, frames: frames, images: images).first { leaves.insert(callSitePC(returnAddress: leaf)) }
+        }
+        return leaves
     }
 
     public func legacyText() -> String {
@@ -192,4 +209,23 @@ public enum HeapAllocatorFrames {
         guard let firstUser = stack.firstIndex(where: { !isAllocator($0) }) else { return stack }
         return Array(stack[firstUser...])
     }
+}
+
+/// Hands the builder leaf locations without their leading inlined allocator frames (at least one frame
+/// always stays). A PC is a leaf in every sample or in none, so each Location stays the same everywhere.
+private struct LeafTrimmingResolver: FrameResolver {
+    let base: any FrameResolver
+    let leafPCs: Set<UInt>
+    let isAllocatorFrame: @Sendable (SymbolicatedFrame) -> Bool
+
+    func frames(at pcs: [UInt]) -> [[SymbolicatedFrame]] {
+        zip(pcs, base.frames(at: pcs)).map { pc, frames in
+            guard leafPCs.contains(pc), frames.count > 1 else { return frames }
+            let firstUser = frames.firstIndex { !isAllocatorFrame($0) } ?? frames.count - 1
+            return Array(frames[firstUser...])
+        }
+    }
+
+    func mappings() -> [ImageMapping] { base.mappings() }
+    func mappingIndex(containing pc: UInt) -> Int? { base.mappingIndex(containing: pc) }
 }

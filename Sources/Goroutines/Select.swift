@@ -12,7 +12,10 @@ import Synchronization
 //    The scheduler releases the locks only once the goroutine is parked.
 // 4. Woken: lock again, unlink the waiters that did not win, stop the timer, run the winner's handler.
 
-/// One case of a `select`: build them with `.receive`, `.send`, `.timeout` and `.default`.
+/// One case of a `select`. In a `select { … }` block write the clauses `Receive`, `Send`, `Timeout` and
+/// `Default`; for `select(cases:)` build them with `.receive`, `.send`, `.timeout` and `.default`.
+/// (Leading-dot cases cannot be stacked one per line in a block: Swift reads the second as a member of
+/// the first.)
 public struct SelectCase {
     enum Kind {
         case channel(any SelectOperation)
@@ -50,9 +53,47 @@ public struct SelectCase {
     }
 }
 
-/// Collects `select` cases; `if`, `if let`, `switch` and `for` work inside it.
+/// A clause of a `select` block: `Receive`, `Send`, `Timeout`, `Default`.
+public protocol SelectClause {
+    var selectCase: SelectCase { get }
+}
+
+/// `select` clause: receive from `channel` (Go's `case v, ok := <-ch`). The handler gets nil when the
+/// channel is closed. A nil channel never fires.
+public struct Receive<Element: Sendable>: SelectClause {
+    public let selectCase: SelectCase
+    public init(_ channel: Channel<Element>?, _ handler: @escaping (Element?) -> Void = { _ in }) {
+        selectCase = .receive(channel, handler)
+    }
+}
+
+/// `select` clause: send `value` on `channel` (Go's `case ch <- v`). A nil channel never fires; a closed
+/// one is fatal when chosen.
+public struct Send<Element: Sendable>: SelectClause {
+    public let selectCase: SelectCase
+    public init(_ value: Element, to channel: Channel<Element>?, _ handler: @escaping () -> Void = {}) {
+        selectCase = .send(value, to: channel, handler)
+    }
+}
+
+/// `select` clause: fires after `duration` if no other case did (Go's `case <-time.After(d)`).
+public struct Timeout: SelectClause {
+    public let selectCase: SelectCase
+    public init(_ duration: Duration, _ handler: @escaping () -> Void = {}) {
+        selectCase = .timeout(duration, handler)
+    }
+}
+
+/// `select` clause: runs when no other case is ready, making the select non-blocking (Go's `default:`).
+public struct Default: SelectClause {
+    public let selectCase: SelectCase
+    public init(_ handler: @escaping () -> Void = {}) { selectCase = .default(handler) }
+}
+
+/// Collects `select` clauses; `if`, `if let`, `switch` and `for` work inside it.
 @resultBuilder
 public enum SelectBuilder {
+    public static func buildExpression(_ c: some SelectClause) -> [SelectCase] { [c.selectCase] }
     public static func buildExpression(_ c: SelectCase) -> [SelectCase] { [c] }
     public static func buildExpression(_ c: [SelectCase]) -> [SelectCase] { c }
     public static func buildBlock(_ parts: [SelectCase]...) -> [SelectCase] { parts.flatMap { $0 } }
@@ -65,10 +106,10 @@ public enum SelectBuilder {
 /// Go's `select`: waits until one case can proceed, performs it, and runs its handler.
 ///
 ///     select {
-///         .receive(jobs) { job in … }               // job == nil: jobs is closed
-///         .send(result, to: results) { … }
-///         .timeout(.seconds(1)) { … }
-///         .default { … }                            // optional: makes the select non-blocking
+///         Receive(jobs) { job in … }                // job == nil: jobs is closed
+///         Send(result, to: results) { … }
+///         Timeout(.seconds(1)) { … }
+///         Default { … }                             // optional: makes the select non-blocking
 ///     }
 ///
 /// Ready cases are chosen uniformly at random. With no cases it blocks forever (`select (no cases)`).

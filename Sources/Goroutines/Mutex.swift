@@ -141,10 +141,19 @@ public final class GoMutex: Locker, @unchecked Sendable {
             node.pointee.success = false
             state.store(more, ordering: .releasing)
         }
+        let handedOff = node.pointee.success
         let since = node.pointee.profileSince
         queueLock.unlock()
         ContentionProfiler.mutexContended(waitStart: since)
-        WaitNode.wake(node)
+        if handedOff {
+            // As Go's handoff: the new owner runs next, on our P, and we step aside for it.
+            WaitNode.wake(node, next: true)
+            if M.current?.curG != nil { Scheduler.shared.yieldCurrent() }
+        } else {
+            // The woken waiter competes for the lock. Queued behind our P's work rather than in runnext, so
+            // an idle P can steal it while we keep running (goroutines are not preempted here).
+            WaitNode.wake(node, next: false)
+        }
     }
 }
 

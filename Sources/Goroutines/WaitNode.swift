@@ -44,14 +44,15 @@ struct WaitNode {
 
     /// Makes a dequeued waiter run again. Call it after releasing the channel's lock where possible; the
     /// node may be gone the moment this returns.
-    static func wake(_ node: UnsafeMutablePointer<WaitNode>) {
+    /// `next: false` queues a goroutine behind the current P's others, where an idle P can steal it.
+    static func wake(_ node: UnsafeMutablePointer<WaitNode>, next: Bool = true) {
         if let selection = node.pointee.selection {
             selection.takeUnretainedValue().wake()
             return
         }
         let g = node.pointee.g
         if g != 0 {
-            Scheduler.shared.ready(G.fromOpaque(g), next: true)
+            Scheduler.shared.ready(G.fromOpaque(g), next: next)
         } else {
             gr_note_wakeup(node.pointer(to: \.note)!)
         }

@@ -34,11 +34,9 @@ enum ContentionProfiler {
         mutexFraction.load(ordering: .relaxed) == 0 ? 0 : gr_nanotime()
     }
 
-    /// End of a blocking wait that began at `start` (from `blockStart`); records it if sampled.
-    @inline(__always) static func blockEnd(since start: Int64) {
-        if start != 0 { recordBlock(since: start) }
-    }
-
+    /// End of a blocking wait that began at `start` (from `blockStart`, non-zero): records it if sampled.
+    /// Call it directly from the blocking function (`if start != 0 { recordBlock(since: start) }`): the
+    /// recorded stack starts at its caller.
     @inline(never)
     static func recordBlock(since start: Int64) {
         let rate = blockRate.load(ordering: .relaxed)
@@ -59,11 +57,8 @@ enum ContentionProfiler {
         }
     }
 
-    /// The unlocker woke a waiter that had waited since `waitStart` (from `mutexWaitStart`).
-    @inline(__always) static func mutexContended(waitStart: Int64) {
-        if waitStart != 0 { recordMutex(since: waitStart) }
-    }
-
+    /// The unlocker woke a waiter that had waited since `start` (from `mutexWaitStart`, non-zero). Call it
+    /// directly from the unlocking function.
     @inline(never)
     static func recordMutex(since start: Int64) {
         let fraction = mutexFraction.load(ordering: .relaxed)

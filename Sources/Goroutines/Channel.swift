@@ -94,7 +94,7 @@ public final class Channel<Element: Sendable>: @unchecked Sendable {
                     return node.pointee.success
                 }
             }
-            ContentionProfiler.blockEnd(since: start)
+            if start != 0 { ContentionProfiler.recordBlock(since: start) }
             if !delivered { goroutinePanic("send on closed channel") }
         }
     }
@@ -173,7 +173,7 @@ public final class Channel<Element: Sendable>: @unchecked Sendable {
                     WaitNode.block(node, lock: lock, reason: .chanReceive)
                 }
             }
-            ContentionProfiler.blockEnd(since: start)
+            if start != 0 { ContentionProfiler.recordBlock(since: start) }
             return slot
         }
     }

@@ -29,7 +29,7 @@ public final class Cond: @unchecked Sendable {
                 waiters.enqueue(node)
                 WaitNode.block(node, lock: lock, reason: .syncCondWait)
             }
-            ContentionProfiler.blockEnd(since: start)
+            if start != 0 { ContentionProfiler.recordBlock(since: start) }
         }
         locker.lock()
     }

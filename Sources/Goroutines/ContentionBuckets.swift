@@ -1,5 +1,8 @@
 import CSampling
 import CStackSwitch
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// One stack's accumulated contention, as the block and mutex profiles export it.
 public struct ContentionBucketRecord: Sendable, Hashable {
@@ -113,8 +116,31 @@ final class ContentionBuckets: @unchecked Sendable {
 func captureContentionStack(from fp: UInt, into buffer: UnsafeMutablePointer<UInt>, max: Int) -> Int {
     var lo: UInt = 0, hi: UInt = 0
     gr_tls_goroutine_stack(&lo, &hi)
-    if lo == 0 { (lo, hi) = currentThreadStackBounds() }
+    if lo == 0 { (lo, hi) = ThreadStackBoundsCache.current() }
     return gr_walk_frame_pointers(fp, lo, hi, buffer, max)
+}
+
+/// A plain thread's stack bounds, looked up once per thread (pthread reads /proc for the main thread,
+/// far too slow to do per event) and kept in a pthread key.
+enum ThreadStackBoundsCache {
+    private static let key: pthread_key_t = {
+        var key = pthread_key_t()
+        pthread_key_create(&key) { $0?.deallocate() }
+        return key
+    }()
+
+    static func current() -> (UInt, UInt) {
+        if let cached = pthread_getspecific(key) {
+            let pair = cached.assumingMemoryBound(to: UInt.self)
+            return (pair[0], pair[1])
+        }
+        let (lo, hi) = currentThreadStackBounds()
+        let pair = UnsafeMutablePointer<UInt>.allocate(capacity: 2)
+        pair[0] = lo
+        pair[1] = hi
+        pthread_setspecific(key, pair)
+        return (lo, hi)
+    }
 }
 
 /// A cheap, lock-free pseudo-random source for sampling decisions and select's case order

@@ -112,7 +112,7 @@ public final class GoMutex: Locker, @unchecked Sendable {
             requeue = true
             spins = 0
         }
-        ContentionProfiler.blockEnd(since: blockStart)
+        if blockStart != 0 { ContentionProfiler.recordBlock(since: blockStart) }
     }
 
     @inline(never)
@@ -144,7 +144,7 @@ public final class GoMutex: Locker, @unchecked Sendable {
         let handedOff = node.pointee.success
         let since = node.pointee.profileSince
         queueLock.unlock()
-        ContentionProfiler.mutexContended(waitStart: since)
+        if since != 0 { ContentionProfiler.recordMutex(since: since) }
         if handedOff {
             // As Go's handoff: the new owner runs next, on our P, and we step aside for it.
             WaitNode.wake(node, next: true)
@@ -178,7 +178,7 @@ final class RuntimeSemaphore: @unchecked Sendable {
             waiters.enqueue(node)
             WaitNode.block(node, lock: lock, reason: reason)
         }
-        ContentionProfiler.blockEnd(since: start)
+        if start != 0 { ContentionProfiler.recordBlock(since: start) }
     }
 
     func release() {

@@ -351,7 +351,7 @@ private func runSelect(_ cases: [SelectCase]) {
         nodes.baseAddress!.deinitialize(count: operations.count)
     }
     if let note = wait.note { note.deallocate() }
-    ContentionProfiler.blockEnd(since: start)
+    if start != 0 { ContentionProfiler.recordBlock(since: start) }
     let won = wait.winningCase
     if won == timeoutIndex { timeout!.handler() } else { operations[won].runHandler() }
 }

@@ -29,7 +29,7 @@ public final class Semaphore: @unchecked Sendable {
             waiters.enqueue(node)
             WaitNode.block(node, lock: lock, reason: .semacquire)
         }
-        ContentionProfiler.blockEnd(since: start)
+        if start != 0 { ContentionProfiler.recordBlock(since: start) }
     }
 
     /// Takes `n` units if they are free now and nobody waits ahead.

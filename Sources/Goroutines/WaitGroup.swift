@@ -37,7 +37,7 @@ public final class WaitGroup: @unchecked Sendable {
         }
         let start = ContentionProfiler.blockStart()
         Waiter.block(on: lock, reason: .syncWaitGroupWait) { waiters.append($0) }
-        ContentionProfiler.blockEnd(since: start)
+        if start != 0 { ContentionProfiler.recordBlock(since: start) }
     }
 
     /// Go 1.25's WaitGroup.Go: runs `body` in a new goroutine counted by this group.

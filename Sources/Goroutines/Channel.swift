@@ -264,7 +264,7 @@ public final class Channel<Element: Sendable>: @unchecked Sendable {
     }
 
     /// Channel identity for select's global lock order.
-    var address: UInt { UInt(bitPattern: ObjectIdentifier(self).hashValue) }
+    var address: UInt { UInt(bitPattern: Unmanaged.passUnretained(self).toOpaque()) }
 }
 
 extension Channel: Sequence {

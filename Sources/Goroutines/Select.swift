@@ -18,7 +18,7 @@ import Synchronization
 /// the first.)
 public struct SelectCase {
     enum Kind {
-        case channel(any SelectOperation)
+        case channel(SelectOperation)
         /// A case on a nil channel: never fires.
         case never
         case timeout(nanoseconds: Int64, handler: () -> Void)
@@ -125,18 +125,25 @@ public func select(cases: [SelectCase]) {
     runSelect(cases)
 }
 
-/// Operations a channel case performs under its channel's lock, erased over the element type.
-protocol SelectOperation: AnyObject {
-    var channelLock: RuntimeLock { get }
-    var channelAddress: UInt { get }
+/// Operations a channel case performs under its channel's lock, erased over the element type (a class
+/// rather than a protocol: one vtable call, and the lock and address are plain stored fields).
+class SelectOperation {
+    let channelLock: RuntimeLock
+    let channelAddress: UInt
+
+    init(lock: RuntimeLock, address: UInt) {
+        channelLock = lock
+        channelAddress = address
+    }
+
     /// Channel lock held. Proceeds if it can without waiting.
-    func poll() -> SelectPoll
+    func poll() -> SelectPoll { fatalError("abstract") }
     /// Channel lock held: wait on the channel with `node`.
-    func enqueue(_ node: UnsafeMutablePointer<WaitNode>)
-    func remove(_ node: UnsafeMutablePointer<WaitNode>)
+    func enqueue(_ node: UnsafeMutablePointer<WaitNode>) {}
+    func remove(_ node: UnsafeMutablePointer<WaitNode>) {}
     /// This case won while blocked; `success` is false when a close woke it.
-    func completeAfterWake(success: Bool)
-    func runHandler()
+    func completeAfterWake(success: Bool) {}
+    func runHandler() {}
 }
 
 enum SelectPoll {
@@ -155,14 +162,12 @@ final class SelectReceive<E: Sendable>: SelectOperation {
         self.handler = handler
         slot = .allocate(capacity: 1)
         slot.initialize(to: nil)
+        super.init(lock: channel.lock, address: channel.address)
     }
 
     deinit { slot.deinitialize(count: 1); slot.deallocate() }
 
-    var channelLock: RuntimeLock { channel.lock }
-    var channelAddress: UInt { channel.address }
-
-    func poll() -> SelectPoll {
+    override func poll() -> SelectPoll {
         switch channel.receiveLocked(into: slot) {
         case .done(let wake): return .ready(wake)
         case .closed: return .ready(nil)
@@ -170,14 +175,14 @@ final class SelectReceive<E: Sendable>: SelectOperation {
         }
     }
 
-    func enqueue(_ node: UnsafeMutablePointer<WaitNode>) {
+    override func enqueue(_ node: UnsafeMutablePointer<WaitNode>) {
         node.pointee.element = UnsafeMutableRawPointer(slot)
         channel.enqueueReceiver(node)
     }
 
-    func remove(_ node: UnsafeMutablePointer<WaitNode>) { channel.removeReceiver(node) }
-    func completeAfterWake(success: Bool) {}
-    func runHandler() { handler(slot.move()); slot.initialize(to: nil) }
+    override func remove(_ node: UnsafeMutablePointer<WaitNode>) { channel.removeReceiver(node) }
+    override func completeAfterWake(success: Bool) {}
+    override func runHandler() { handler(slot.move()); slot.initialize(to: nil) }
 }
 
 final class SelectSend<E: Sendable>: SelectOperation {
@@ -190,14 +195,12 @@ final class SelectSend<E: Sendable>: SelectOperation {
         self.handler = handler
         self.value = .allocate(capacity: 1)
         self.value.initialize(to: value)
+        super.init(lock: channel.lock, address: channel.address)
     }
 
     deinit { value.deinitialize(count: 1); value.deallocate() }
 
-    var channelLock: RuntimeLock { channel.lock }
-    var channelAddress: UInt { channel.address }
-
-    func poll() -> SelectPoll {
+    override func poll() -> SelectPoll {
         switch channel.sendLocked(value.pointee) {
         case .done(let wake): return .ready(wake)
         case .closed: return .sendOnClosed
@@ -205,18 +208,18 @@ final class SelectSend<E: Sendable>: SelectOperation {
         }
     }
 
-    func enqueue(_ node: UnsafeMutablePointer<WaitNode>) {
+    override func enqueue(_ node: UnsafeMutablePointer<WaitNode>) {
         node.pointee.element = UnsafeMutableRawPointer(value)
         channel.enqueueSender(node)
     }
 
-    func remove(_ node: UnsafeMutablePointer<WaitNode>) { channel.removeSender(node) }
+    override func remove(_ node: UnsafeMutablePointer<WaitNode>) { channel.removeSender(node) }
 
-    func completeAfterWake(success: Bool) {
+    override func completeAfterWake(success: Bool) {
         if !success { goroutinePanic("send on closed channel") }
     }
 
-    func runHandler() { handler() }
+    override func runHandler() { handler() }
 }
 
 /// The shared state of one blocked select: who won, whom to wake, and what to release once parked.
@@ -249,7 +252,7 @@ final class SelectWait: ParkCommit, @unchecked Sendable {
 
 @inline(__always)
 private func runSelect(_ cases: [SelectCase]) {
-    var operations: [any SelectOperation] = []
+    var operations: [SelectOperation] = []
     var defaultHandler: (() -> Void)?
     var timeout: (nanoseconds: Int64, handler: () -> Void)?
     var sawNilChannel = false
@@ -356,9 +359,17 @@ private func runSelect(_ cases: [SelectCase]) {
     if won == timeoutIndex { timeout!.handler() } else { operations[won].runHandler() }
 }
 
-private func lockOrder(_ operations: [any SelectOperation]) -> [RuntimeLock] {
-    if operations.count == 1 { return [operations[0].channelLock] }
-    let sorted = operations.sorted { $0.channelAddress < $1.channelAddress }
+/// Each distinct channel's lock once, in address order (insertion sort: selects have a handful of cases).
+private func lockOrder(_ operations: [SelectOperation]) -> [RuntimeLock] {
+    if operations.count <= 1 { return operations.map(\.channelLock) }
+    var sorted = operations
+    for i in 1..<sorted.count {
+        var j = i
+        while j > 0 && sorted[j - 1].channelAddress > sorted[j].channelAddress {
+            sorted.swapAt(j - 1, j)
+            j -= 1
+        }
+    }
     var locks: [RuntimeLock] = []
     locks.reserveCapacity(sorted.count)
     var last: UInt = 0

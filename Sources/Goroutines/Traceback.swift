@@ -83,11 +83,14 @@ public enum GoroutineTraceback {
         for marker in internalMarkers where name.contains(marker) { return true }
         return name.hasPrefix("reabstraction thunk") || name.hasPrefix("thunk for") || name.hasPrefix("partial apply")
             || name.hasPrefix("gr_") || name == "?"
+            || (name.hasPrefix("closure #") && name.contains(" in Goroutines."))
     }
 
     private static let internalMarkers = [
         "Goroutines.Scheduler.", "goroutineEntry", "runGoroutineBody", "Goroutines.RuntimeLock.",
         "goroutinePanic", "captureCallerStack", "Goroutines.RuntimeSnapshot.", "Goroutines.Waiter.",
+        "Goroutines.WaitNode.", "Goroutines.blockForever", "Goroutines.runSelect",
+        "Swift.withUnsafeMutablePointer<", "Swift.withUnsafeTemporaryAllocation<",
     ]
 
     /// Go quotes a label key or value only when it has characters outside [A-Za-z0-9._/].

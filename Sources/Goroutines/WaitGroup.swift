@@ -28,13 +28,16 @@ public final class WaitGroup: @unchecked Sendable {
 
     public func done() { add(-1) }
 
+    @inline(never)
     public func wait() {
         lock.lock()
         if counter == 0 {
             lock.unlock()
             return
         }
+        let start = ContentionProfiler.blockStart()
         Waiter.block(on: lock, reason: .syncWaitGroupWait) { waiters.append($0) }
+        if start != 0 { ContentionProfiler.recordBlock(since: start) }
     }
 
     /// Go 1.25's WaitGroup.Go: runs `body` in a new goroutine counted by this group.

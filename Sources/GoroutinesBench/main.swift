@@ -19,6 +19,14 @@ let benchmarks: [String: @Sendable () -> [BenchResult]] = [
         benchGoroutineProfile(goroutines: size ?? 10_000, diverse: false)
             + benchGoroutineProfile(goroutines: size ?? 10_000, diverse: true)
     },
+    "chan_pingpong": { [benchPingPong(iterations: size ?? 1_000_000, procs: 1), benchPingPong(iterations: size ?? 1_000_000, procs: 2)] },
+    "chan_buffered": { [benchBufferedThroughput(items: size ?? 10_000_000, capacity: 1024)] },
+    "select_fanin": { [benchSelectFanIn(items: size ?? 1_000_000)] },
+    "mutex_contended": { [benchContendedMutex(perGoroutine: size ?? 1_000_000)] },
+    "waitgroup_fanout": { [benchWaitGroupFanOut(rounds: size ?? 10_000, width: 100)] },
+    "blockprofile_cost": { benchPingPongBlockProfile(iterations: size ?? 1_000_000) },
+    "asyncstream_pingpong": { [benchAsyncStreamPingPong(iterations: size ?? 200_000)] },
+    "asyncstream_throughput": { [benchAsyncStreamThroughput(items: size ?? 2_000_000)] },
 ]
 
 guard let bench = benchmarks[name] else {

@@ -82,6 +82,68 @@ let scenarios: [String: @Sendable () throws -> Void] = [
         }
         wg.wait()
     },
+    // Channels and sync (issue 3): Go 1.27's fatal messages and deadlock reports.
+    "send-on-closed": {
+        let ch = Channel<Int>(capacity: 1)
+        ch.close()
+        ch.send(1)
+    },
+    "close-closed": {
+        let ch = Channel<Int>()
+        ch.close()
+        ch.close()
+    },
+    "close-nil": {
+        let ch: Channel<Int>? = nil
+        ch.close()
+    },
+    "blocked-sender-sees-close": {
+        let ch = Channel<Int>()
+        go {
+            Go.sleep(for: .milliseconds(20))
+            ch.close()
+        }
+        ch.send(1)
+    },
+    "deadlock-chan": {
+        _ = Channel<Int>().receive()
+    },
+    "deadlock-nilchan": {
+        let ch: Channel<Int>? = nil
+        _ = ch.receive()
+    },
+    "deadlock-select-no-cases": {
+        let ch = Channel<Int>()
+        go { ch.send(1) }
+        select {}
+    },
+    "deadlock-select": {
+        let a = Channel<Int>(), b = Channel<String>()
+        select {
+            Receive(a) { _ in }
+            Receive(b) { _ in }
+        }
+    },
+    "deadlock-mutex": {
+        let m = GoMutex()
+        m.lock()
+        m.lock()
+    },
+    "unlock-unlocked-mutex": {
+        GoMutex().unlock()
+    },
+    "timeout-is-not-deadlock": {
+        let ch = Channel<Int>()
+        var timedOut = false
+        select {
+            Receive(ch) { _ in }
+            Timeout(.milliseconds(30)) { timedOut = true }
+        }
+        let (ctx, cancel) = Context.background.withTimeout(.milliseconds(30))
+        defer { cancel() }
+        _ = ctx.done.receive()
+        print("timedOut=\(timedOut) err=\(ctx.err!)")
+    },
 ]
 
 /// Shared results with plain synchronization (the scenarios test the runtime, not Swift concurrency).

@@ -1,0 +1,21 @@
+import Synchronization
+
+/// Go's sync.Once: `run` calls its body the first time only; every caller returns after that first call
+/// has finished. A body that throws still counts as done (as a panicking function does in Go).
+public final class Once: @unchecked Sendable {
+    private let done = Atomic<Bool>(false)
+    private let mutex = GoMutex()
+
+    public init() {}
+
+    public func run(_ body: () throws -> Void) rethrows {
+        if done.load(ordering: .acquiring) { return }
+        mutex.lock()
+        defer { mutex.unlock() }
+        if done.load(ordering: .relaxed) { return }
+        defer { done.store(true, ordering: .releasing) }
+        try body()
+    }
+
+    public var hasRun: Bool { done.load(ordering: .acquiring) }
+}

@@ -1,0 +1,3 @@
+module goroutines/gopeers/channels
+
+go 1.27

@@ -72,6 +72,8 @@ let package = Package(
         ),
         // Heap sampler overhead benchmark (malloc/free pairs, Swift allocation workload, sampling on vs off).
         .executableTarget(name: "HeapBench", dependencies: ["CSampling"], swiftSettings: framePointersSwift),
+        // CPU profiler overhead benchmark (the same CPU-bound work with profiling off and at 100 Hz).
+        .executableTarget(name: "CPUProfileBench", dependencies: ["Profiling"], swiftSettings: framePointersSwift),
         // Small programs the tests run as subprocesses (deadlocks, panics, stack overflow, schedtrace).
         .executableTarget(
             name: "GoroutinesScenarios",

@@ -79,6 +79,8 @@ let package = Package(
             path: "Tests/ServingBench",
             swiftSettings: framePointersSwift
         ),
+        // CPU profiler overhead benchmark (the same CPU-bound work with profiling off and at 100 Hz).
+        .executableTarget(name: "CPUProfileBench", dependencies: ["Profiling"], swiftSettings: framePointersSwift),
         // Small programs the tests run as subprocesses (deadlocks, panics, stack overflow, schedtrace).
         .executableTarget(
             name: "GoroutinesScenarios",

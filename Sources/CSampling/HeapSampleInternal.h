@@ -97,6 +97,11 @@ void gr_heap_bucket_add_free(uint32_t bucket, uint64_t size, uint64_t objects_fx
 /// Records a sampled block; returns 0 when the side table has no room near its slot.
 int gr_heap_remember_sampled_block(const void *ptr, const gr_heap_sampled_block *block);
 
+// ---- stacks (HeapSampler.c) ------------------------------------------------------------------------
+/// Bounds [lo, hi) of mapped stack around `fp` on the calling thread: the goroutine stack the runtime
+/// announced if `fp` lies in it, else [fp, top of the thread's own stack). 0 when neither holds `fp`.
+int gr_heap_stack_bounds(uintptr_t fp, uintptr_t *lo, uintptr_t *hi);
+
 // ---- code ranges (HeapSampleCode.c) ----------------------------------------------------------------
 /// Collects the code segments of every object loaded now; called once before main.
 void gr_heap_code_ranges_init(void);

@@ -130,8 +130,9 @@ static uintptr_t gr_thread_stack_top(void) {
 }
 
 // Bounds within which every address is mapped stack memory of the current thread of execution.
-// `fp` is the frame to start from. Returns 0 when the stack we run on is unknown.
-static int gr_stack_bounds(uintptr_t fp, uintptr_t *lo, uintptr_t *hi) {
+// `fp` is the frame to start from. Returns 0 when the stack we run on is unknown. Also used by the
+// CPU profiler's SIGPROF handler (async-signal-safe: TLS reads and pthread_self only).
+int gr_heap_stack_bounds(uintptr_t fp, uintptr_t *lo, uintptr_t *hi) {
     gr_heap_thread_state *t = &gr_heap_tls;
     if (t->stack_lo < t->stack_hi && fp >= t->stack_lo && fp < t->stack_hi) {
         *lo = t->stack_lo;
@@ -187,7 +188,7 @@ static __attribute__((always_inline)) inline size_t gr_capture_stack(uintptr_t *
     uintptr_t buffer[GR_HEAP_MAX_DEPTH + 1];
     uintptr_t fp = (uintptr_t)__builtin_frame_address(0);
     uintptr_t lo, hi;
-    if (!gr_stack_bounds(fp, &lo, &hi)) {
+    if (!gr_heap_stack_bounds(fp, &lo, &hi)) {
         // Our own frame and the interposer's frame just above it are certainly mapped: record the
         // allocation's direct caller and nothing further.
         atomic_fetch_add_explicit(&gr_heap_stat_unwalkable_stacks, 1, memory_order_relaxed);
@@ -207,7 +208,7 @@ static __attribute__((always_inline)) inline size_t gr_capture_stack(uintptr_t *
 __attribute__((noinline)) size_t gr_heap_current_stack(uintptr_t *out, size_t max) {
     uintptr_t fp = (uintptr_t)__builtin_frame_address(0);
     uintptr_t lo, hi;
-    if (!gr_stack_bounds(fp, &lo, &hi)) {
+    if (!gr_heap_stack_bounds(fp, &lo, &hi)) {
         lo = fp;
         hi = fp + 2 * sizeof(uintptr_t);
     }

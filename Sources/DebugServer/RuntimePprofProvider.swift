@@ -3,13 +3,38 @@ import Profiling
 import Symbolication
 
 /// The profiles of this process, as `/debug/pprof/` serves them: goroutine, threadcreate (from the
-/// runtime's snapshots), heap and allocs (from the sampled malloc interposer). Every method runs on the
+/// runtime's snapshots), heap and allocs (from the sampled malloc interposer), and the CPU profile. Every method runs on the
 /// server's worker threads, never on a goroutine, so a wedged scheduler can still be profiled.
 public struct RuntimePprofProvider: PprofProvider {
     private let symbolizer: Symbolizer
+    private let cpuProfileRate: Int
 
-    public init(symbolizer: Symbolizer = .shared) {
+    /// - Parameter cpuProfileRate: samples per CPU-second per thread for `/debug/pprof/profile`
+    ///   (Go's 100 by default; at most `CPUProfiler.maximumRate`).
+    public init(symbolizer: Symbolizer = .shared, cpuProfileRate: Int = CPUProfiler.defaultRate) {
         self.symbolizer = symbolizer
+        self.cpuProfileRate = cpuProfileRate
+    }
+
+    public var supportsCPUProfile: Bool { true }
+
+    /// Samples for `seconds`, or until the client hangs up (the cancellation wakes the wait at once);
+    /// either way the profiler is free again when this returns.
+    public func cpuProfile(seconds: Int, cancel: CancellationCheck) throws -> [UInt8] {
+        let recording: CPUProfileRecording
+        do {
+            recording = try CPUProfiler.start(rate: cpuProfileRate)
+        } catch {
+            throw PprofError(status: 500, message: "Could not enable CPU profiling: \(error)")
+        }
+        let completed = cancel.sleep(seconds: Double(seconds))
+        let profile = recording.stop()
+        guard completed else { throw PprofError.cancelled }
+        do {
+            return try profile.pprofProfile(resolver: symbolizer).gzippedProto()
+        } catch {
+            throw PprofError.collectionFailed
+        }
     }
 
     public var profiles: [PprofProfileInfo] {

@@ -29,8 +29,10 @@ extension Go {
     }
 
     private static func setCurrentLabels(on g: G, _ labels: GoroutineLabelSet?) {
+        let previous = g.labels
         g.labels = labels
         // Samplers read the running goroutine's labels from this thread-local word.
         gr_tls_set_goroutine_word(UInt(bitPattern: labels.map { Unmanaged.passUnretained($0).toOpaque() }))
+        LabelSetRetention.retire(previous)   // a CPU sample may still point at it
     }
 }

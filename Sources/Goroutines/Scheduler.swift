@@ -446,11 +446,19 @@ final class Scheduler: @unchecked Sendable {
     func exitCurrent(_ g: G) -> Never {
         let m = M.current!
         g.body = nil
-        g.labels = nil
+        dropLabels(of: g)
         m.pending = .exit
         swift_task_exitThreadLocalContext(g.exclusivity)
         gr_context_switch(g.context, m.g0Context)
         fatalRuntimeError("dead goroutine \(g.id) resumed")
+    }
+
+    /// Out of line so the label set is released when it returns (exitCurrent never does).
+    private func dropLabels(of g: G) {
+        let labels = g.labels
+        g.labels = nil
+        gr_tls_set_goroutine_word(0)
+        LabelSetRetention.retire(labels)   // a CPU sample may still point at it
     }
 
     // MARK: the scheduler loop

@@ -7,5 +7,6 @@
 #include "SymbolicationDemangle.h"
 #include "HeapSampler.h"
 #include "MallocInterpose.h"
+#include "CPUProfile.h"
 
 #endif

@@ -1,0 +1,3 @@
+module goroutines/gopeers/cpu
+
+go 1.27

@@ -42,12 +42,16 @@ public struct RuntimePprofProvider: PprofProvider {
         return [
             PprofProfileInfo(name: "allocs", count: heapRecords,
                              description: "A sampling of all past memory allocations", supportsDelta: true),
+            PprofProfileInfo(name: "block", count: Go.blockProfileRecords().count,
+                             description: "Stack traces that led to blocking on synchronization primitives", supportsDelta: true),
             PprofProfileInfo(name: "goroutine", count: GoroutineProfiles.goroutineCount,
                              description: "Stack traces of all current goroutines. Use debug=2 as a query parameter to export in the same format as an unrecovered panic.",
                              supportsDelta: true),
             PprofProfileInfo(name: "heap", count: heapRecords,
                              description: "A sampling of memory allocations of live objects. You can specify the gc GET parameter to run GC before taking the heap sample.",
                              supportsDelta: true),
+            PprofProfileInfo(name: "mutex", count: Go.mutexProfileRecords().count,
+                             description: "Stack traces of holders of contended mutexes", supportsDelta: true),
             PprofProfileInfo(name: "threadcreate", count: RuntimeSnapshot.threads().count,
                              description: "Stack traces that led to the creation of new OS threads", supportsDelta: true),
         ]
@@ -92,8 +96,19 @@ public struct RuntimePprofProvider: PprofProvider {
         case "threadcreate": return GoroutineProfiles.threadcreate(resolver: symbolizer)
         case "heap": return HeapProfile(kind: .heap, resolver: symbolizer)
         case "allocs": return HeapProfile(kind: .allocs, resolver: symbolizer)
+        case "block":
+            return ContentionProfile(kind: .block, records: contentionRecords(Go.blockProfileRecords()),
+                                     resolver: symbolizer, textFilter: GoroutineProfiles.textFilter)
+        case "mutex":
+            return ContentionProfile(kind: .mutex(samplingPeriod: max(1, Go.setMutexProfileFraction(-1))),
+                                     records: contentionRecords(Go.mutexProfileRecords()),
+                                     resolver: symbolizer, textFilter: GoroutineProfiles.textFilter)
         default: throw PprofError.unknownProfile
         }
+    }
+
+    private func contentionRecords(_ buckets: [ContentionBucketRecord]) -> [ContentionRecord] {
+        buckets.map { ContentionRecord(stack: $0.stack, count: $0.count, delayNanoseconds: $0.delayNanoseconds) }
     }
 
     private func protoProfile(_ name: String) throws -> Profile {

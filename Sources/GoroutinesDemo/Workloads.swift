@@ -12,6 +12,12 @@ struct DemoSettings: Sendable {
 /// The workloads, each in goroutines carrying a `workload` label so profiles can be sliced by it.
 enum Workloads {
     static func startAll(_ settings: DemoSettings) {
+        // Block and mutex profiles are off by default, as in Go; a service that wants them turns them on.
+        Go.setBlockProfileRate(10_000)
+        Go.setMutexProfileFraction(5)
+        go { Go.withLabels(["workload": "worker-pool"]) { workerPool(workers: 4) } }
+        go { Go.withLabels(["workload": "mutex-hotspot"]) { mutexHotspot(goroutines: 4) } }
+        go { Go.withLabels(["workload": "forgotten-cancel"]) { forgottenCancel() } }
         go { Go.withLabels(["workload": "timer"]) { timerTask() } }
         go { Go.withLabels(["workload": "blocking-call"]) { blockingCaller() } }
         go { Go.withLabels(["workload": "alloc-churn"]) { allocationChurn() } }
@@ -60,18 +66,85 @@ enum Workloads {
         }
     }
 
-    /// Goroutines that wait for a signal nobody will ever send: the classic leak, growing over time.
+    /// Receivers on a channel nobody closes or sends on: the classic goroutine leak, growing over time
+    /// (`[chan receive]` in goroutine dumps, with a wait that keeps growing).
     static func leakGoroutines(every interval: Duration) {
-        let neverDone = WaitGroup()
-        neverDone.add(1)
+        let neverSent = Channel<Int>()
         while true {
-            go { waitForever(on: neverDone) }
+            go { waitForReply(on: neverSent) }
             Go.sleep(for: interval)
         }
     }
 
-    @inline(never) static func waitForever(on group: WaitGroup) {
-        group.wait()
+    @inline(never) static func waitForReply(on channel: Channel<Int>) {
+        _ = channel.receive()
+    }
+
+    /// A worker pool: a producer feeds jobs, workers compute and send results, a collector drains them.
+    static func workerPool(workers: Int) {
+        let jobs = Channel<Int>(capacity: 16)
+        let results = Channel<Int>(capacity: 16)
+        for _ in 0..<workers {
+            go {
+                for job in jobs { results.send(processJob(job)) }
+            }
+        }
+        go {
+            var total = 0
+            for result in results { total &+= result }
+        }
+        var next = 0
+        while true {
+            for _ in 0..<50 {
+                jobs.send(next)
+                next &+= 1
+            }
+            Go.sleep(for: .milliseconds(5))
+        }
+    }
+
+    @inline(never) static func processJob(_ job: Int) -> Int {
+        checksum(of: job)
+    }
+
+    /// Several goroutines fighting over one mutex held while doing work: a contention hot spot in the
+    /// mutex profile and `[sync.Mutex.Lock]` waits in goroutine dumps.
+    static func mutexHotspot(goroutines: Int) {
+        let lock = GoMutex()
+        let shared = SharedCounter()
+        for _ in 0..<goroutines {
+            go {
+                while true {
+                    updateSharedState(lock, shared)
+                    Go.sleep(for: .milliseconds(1))
+                }
+            }
+        }
+    }
+
+    @inline(never) static func updateSharedState(_ lock: GoMutex, _ shared: SharedCounter) {
+        lock.withLock {
+            for _ in 0..<20 { shared.value &+= checksum(of: shared.value) }
+        }
+    }
+
+    /// A request handler that creates a context with a timeout and never calls its cancel function, and
+    /// waits for a reply that never comes: each one leaves a goroutine and a timer behind until the
+    /// timeout fires (Go's `go vet` "lostcancel" story).
+    static func forgottenCancel() {
+        while true {
+            let (context, _) = Context.background.withTimeout(.seconds(30))  // cancel forgotten
+            let reply = Channel<String>()
+            go { handleRequest(context, reply: reply) }
+            Go.sleep(for: .milliseconds(500))
+        }
+    }
+
+    @inline(never) static func handleRequest(_ context: Context, reply: Channel<String>) {
+        select {
+            Receive(reply) { _ in }
+            Receive(context.done) { _ in }
+        }
     }
 
     @inline(never) static func makeRequestBuffer(size: Int) -> [UInt8] {
@@ -83,6 +156,11 @@ enum Workloads {
         for i in 0..<1000 { h = h &* 31 &+ i }
         return h & 1
     }
+}
+
+/// State guarded by the hot-spot mutex.
+final class SharedCounter: @unchecked Sendable {
+    var value = 0
 }
 
 /// Buffers the churn workload never frees (the slow leak the heap profile should point at).

@@ -47,44 +47,34 @@ final class SyncTests: XCTestCase {
         }
     }
 
-    func testStarvingWaiterGetsTheLockDespiteAGreedyHolder() throws {
-        // A greedy goroutine re-locks right after unlocking; without starvation mode it would win nearly
-        // every race against the woken waiter (which must first be scheduled). With it, the waiter is handed the lock after ~1 ms of waiting.
-        let acquiredBy = try Go.runBlocking {
+    func testAWaiterStarvedForOverAMillisecondIsHandedTheLock() throws {
+        try Go.runBlocking {
             let mutex = GoMutex()
-            let stop = Atomic<Bool>(false)
-            let greedyStarted = WaitGroup()
-            greedyStarted.add(1)
-            let wg = WaitGroup()
-            wg.go {
+            let waiter = GoroutineIDBox()
+            let holding = Channel<Void>(), release = Channel<Void>()
+            mutex.lock()
+            go {
+                waiter.publish()
                 mutex.lock()
-                greedyStarted.done()
-                while !stop.load(ordering: .relaxed) {
-                    let spinUntil = ContinuousClock.now + .microseconds(20)
-                    while ContinuousClock.now < spinUntil {}
-                    // Our scheduler does not preempt: yield (still holding the lock) so that goroutines queued
-                    // on this P get to run and try, as Go's preemption would let them.
-                    Go.yield()
-                    mutex.unlock()
-                    mutex.lock()
-                }
+                holding.send(())
+                _ = release.receive()
                 mutex.unlock()
             }
-            greedyStarted.wait()
-            var waits: [Duration] = []
-            for _ in 0..<20 {
-                let start = ContinuousClock.now
-                mutex.lock()
-                waits.append(ContinuousClock.now - start)
-                mutex.unlock()
-            }
-            stop.store(true, ordering: .relaxed)
-            wg.wait()
-            return waits
+            eventuallyParked(waiter, .syncMutexLock)
+            Go.sleep(for: .milliseconds(3))
+            // Normal mode: unlocking wakes the waiter, but a running goroutine may barge in before it runs.
+            mutex.unlock()
+            XCTAssertTrue(mutex.tryLock(), "normal mode lets a newcomer take a just-released lock")
+            // The waiter runs, finds the lock taken after >1 ms of waiting, and switches to starvation mode.
+            Go.sleep(for: .milliseconds(5))
+            eventuallyParked(waiter, .syncMutexLock)
+            mutex.unlock()
+            XCTAssertFalse(mutex.tryLock(), "starvation mode hands the lock straight to the waiter")
+            _ = holding.receive()
+            release.send(())
+            mutex.lock()
+            mutex.unlock()
         }
-        XCTAssertEqual(acquiredBy.count, 20, "the waiter got the lock every time it asked")
-        // Generous bound (a loaded CI machine): the point is "milliseconds", not "until the greedy one stops".
-        XCTAssertLessThan(acquiredBy.max()!, .milliseconds(500))
     }
 
     func testRWMutexAdmitsReadersTogetherAndWritersAlone() throws {

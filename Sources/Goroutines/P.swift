@@ -23,6 +23,9 @@ final class P: @unchecked Sendable {
     /// sysmon's view: the syscalltick and time it last saw, to detect long blocking calls.
     var sysmonTick: UInt = 0
     var sysmonWhen: Int64 = 0
+    /// sysmon's view of schedtick, to notice a goroutine that has held this P for a long time.
+    var sysmonSchedtick: UInt = 0
+    var sysmonSchedWhen: Int64 = 0
 
     init(id: Int) { self.id = id }
 

@@ -946,6 +946,32 @@ final class Scheduler: @unchecked Sendable {
         return retaken
     }
 
+    /// sysmon: with no preemption, a goroutine that computes without yielding keeps its P, and whatever
+    /// waits in that P's `runnext` would wait with it (thieves leave a running P's `runnext` alone, since
+    /// it normally runs next within microseconds). After `after` ns without a schedule on that P, move
+    /// its `runnext` to the global queue, where an idle or other P picks it up. Returns how many moved.
+    func rescueRunnextFromBusyPs(now: Int64, after: Int64) -> Int {
+        var moved = 0
+        for i in 0..<procs {
+            let p = self.p(i)
+            guard p.status == .running else { continue }
+            let tick = p.schedtick.load(ordering: .relaxed)
+            if tick != p.sysmonSchedtick {
+                p.sysmonSchedtick = tick
+                p.sysmonSchedWhen = now
+                continue
+            }
+            if now - p.sysmonSchedWhen < after { continue }
+            let next = p.runnext.load(ordering: .acquiring)
+            if next != 0 && p.runnext.compareExchange(expected: next, desired: 0, ordering: .acquiringAndReleasing).exchanged {
+                globalRunqPut(G.fromOpaque(next))
+                moved += 1
+            }
+        }
+        if moved > 0 { wakep() }
+        return moved
+    }
+
     var anyPInBlockingCall: Bool {
         for i in 0..<procs where p(i).status == .syscall { return true }
         return false

@@ -78,6 +78,29 @@ final class SchedulerTests: XCTestCase {
         XCTAssertEqual(seen.duplicated, [])
     }
 
+    func testGoroutineQueuedBehindOneThatNeverYieldsStillRuns() throws {
+        // A spawn lands in the spawner's `runnext`; the spawner then computes without yielding. With no
+        // preemption, sysmon moves the waiting goroutine to the global queue so another P runs it.
+        guard Go.maxProcs >= 2 else { throw XCTSkip("needs two Ps") }
+        let ran = Atomic<Bool>(false)
+        let gaveUp = Atomic<Bool>(false)
+        try Go.runBlocking {
+            let done = WaitGroup()
+            done.add(1)
+            go {
+                go { ran.store(true, ordering: .releasing) }
+                let deadline = ContinuousClock.now + .seconds(10)
+                while !ran.load(ordering: .acquiring) {
+                    if ContinuousClock.now > deadline { gaveUp.store(true, ordering: .relaxed); break }
+                }
+                done.done()
+            }
+            done.wait()
+        }
+        XCTAssertTrue(ran.load(ordering: .acquiring))
+        XCTAssertFalse(gaveUp.load(ordering: .relaxed), "the queued goroutine only ran after the spinner gave up")
+    }
+
     func testGoroutinesCanBeStartedFromPlainThreads() throws {
         let hits = HitCounter(count: 1000)
         let group = DispatchGroup()

@@ -38,7 +38,9 @@ let package = Package(
         .target(
             name: "Goroutines",
             dependencies: ["CStackSwitch", "CSampling", "Symbolication"],
-            swiftSettings: framePointersSwift
+            // Generic hot paths (Channel<Element>, select) specialize in the caller's module only when
+            // their bodies are available across modules.
+            swiftSettings: framePointersSwift + [.unsafeFlags(["-cross-module-optimization"])]
         ),
         .target(
             name: "Profiling",

@@ -30,6 +30,9 @@ final class G: @unchecked Sendable {
     /// Held while the goroutine runs and while a snapshot walks its stack: a parked G is never resumed
     /// in the middle of a walk, and a running G is never walked.
     let scanLock = Atomic<Bool>(false)
+    /// The goroutine-profile generation this goroutine has been recorded in (Go's record-before-run
+    /// scheme: see `Scheduler.recordBeforeRunning`).
+    let profiledGeneration = Atomic<UInt64>(0)
     /// Frame pointer of `blockingCall`, so goroutines in blocking calls can be walked from there.
     var syscallFP: UInt = 0
     /// When the blocking call started (ns), for sysmon's retake decision and dumps.

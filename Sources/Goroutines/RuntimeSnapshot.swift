@@ -60,43 +60,28 @@ public struct SchedulerSummary: Sendable {
 /// scheduler: a parked goroutine is pinned (its scan lock held) only while its stack is walked, and a
 /// running one is never walked.
 public enum RuntimeSnapshot {
-    /// All live goroutines in creation order of their G records (Go's allgs order), the caller first if
-    /// it is a goroutine. `maxDepth` bounds each stack walk.
+    /// All goroutines alive when the call started, the caller first if it is a goroutine, then by id.
+    /// With stacks, this is a consistent profile (see `ConsistentGoroutineProfile`); `maxDepth` bounds each
+    /// stack walk. Without stacks, it is a quick look at ids and states.
     public static func goroutines(withStacks: Bool = true, maxDepth: Int = 1024) -> [GoroutineSnapshot] {
         let sched = Scheduler.shared
+        if withStacks { return sched.goroutineProfiles.collect(maxDepth: maxDepth) }
         let me = M.current?.curG
-        let now = sched.coarseNow.load(ordering: .relaxed)
         var result: [GoroutineSnapshot] = []
-        var current: GoroutineSnapshot?
         for g in sched.goroutinesCopy() {
-            var snap: GoroutineSnapshot
-            if g === me {
-                snap = make(g, status: .running, now: now, isCurrent: true)
-                if withStacks { snap.stack = Array(captureCallerStack(maxDepth: maxDepth).dropFirst()) }
-                current = snap
-                continue
-            }
             let status = g.status
-            if status == .dead || status == .idle || g.id == 0 { continue }
-            if withStacks && g.scanLock.compareExchange(expected: false, desired: true, ordering: .acquiring).exchanged {
-                let pinned = g.status
-                if pinned == .dead || pinned == .idle {
-                    g.scanLock.store(false, ordering: .releasing)
-                    continue
-                }
-                snap = make(g, status: pinned, now: now, isCurrent: false)
-                snap.stack = walkGoroutineStack(g, maxDepth: maxDepth)
-                g.scanLock.store(false, ordering: .releasing)
-            } else {
-                snap = make(g, status: withStacks ? .running : status, now: now, isCurrent: false)
+            if g === me {
+                result.insert(describe(g, status: .running, isCurrent: true), at: 0)
+            } else if status != .dead && status != .idle && g.id != 0 {
+                result.append(describe(g, status: status, isCurrent: false))
             }
-            result.append(snap)
         }
-        if let current { result.insert(current, at: 0) }
         return result
     }
 
-    private static func make(_ g: G, status: GoroutineStatus, now: Int64, isCurrent: Bool) -> GoroutineSnapshot {
+    /// A goroutine's description without its stack.
+    static func describe(_ g: G, status: GoroutineStatus, isCurrent: Bool) -> GoroutineSnapshot {
+        let now = Scheduler.shared.coarseNow.load(ordering: .relaxed)
         var waited: Int64 = 0
         if status == .waiting { waited = max(0, now - g.waitSince) }
         if status == .syscall { waited = max(0, now - g.syscallSince) }
@@ -104,6 +89,13 @@ public enum RuntimeSnapshot {
             id: g.id, status: status, waitReason: status == .waiting ? g.waitReason : .zero,
             waitDuration: .nanoseconds(waited), stack: [], creatorPC: g.creatorPC, parentID: g.parentID,
             labels: g.labels?.labels ?? [], lockedToThread: g.lockedM != nil, isCurrent: isCurrent)
+    }
+
+    /// A goroutine pinned by its scan lock (so not running), with its stack walked.
+    static func pinnedSnapshot(_ g: G, status: GoroutineStatus, maxDepth: Int) -> GoroutineSnapshot {
+        var snap = describe(g, status: status, isCurrent: false)
+        snap.stack = walkGoroutineStack(g, maxDepth: maxDepth)
+        return snap
     }
 
     /// Number of live goroutines (Go's runtime.NumGoroutine), without walking anything.

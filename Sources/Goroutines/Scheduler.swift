@@ -43,6 +43,8 @@ final class Scheduler: @unchecked Sendable {
     let allgLock = RuntimeLock()
     private(set) var allGs: [G] = []
     let goidgen = Atomic<Int64>(0)
+    /// The goroutine profile being collected, if any.
+    let goroutineProfiles = ConsistentGoroutineProfile()
     /// Goroutines started and not yet exited (Go's NumGoroutine), kept live so counting is free.
     let liveGoroutines = Atomic<Int>(0)
     /// Goroutines inside `blockingCall`.
@@ -348,6 +350,8 @@ final class Scheduler: @unchecked Sendable {
         g.waitReason = .zero
         gr_context_make(g.context, g.stack.high, goroutineEntry, UnsafeMutableRawPointer(bitPattern: g.opaque))
         g.exclusivity.update(repeating: 0, count: G.exclusivityStateSize)
+        // Goroutines born while a goroutine profile is being taken are not part of it (as in Go).
+        g.profiledGeneration.store(goroutineProfiles.generation.load(ordering: .acquiring), ordering: .relaxed)
         liveGoroutines.wrappingAdd(1, ordering: .relaxed)
         ready(g, next: true)
     }
@@ -361,6 +365,7 @@ final class Scheduler: @unchecked Sendable {
         while !g.scanLock.compareExchange(expected: false, desired: true, ordering: .acquiring).exchanged {
             gr_cpu_relax()
         }
+        if goroutineProfiles.generation.load(ordering: .relaxed) != 0 { goroutineProfiles.recordBeforeRunning(g) }
         g.m = m
         m.curG = g
         m.curGID.store(g.id, ordering: .relaxed)

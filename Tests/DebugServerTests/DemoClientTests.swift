@@ -44,8 +44,8 @@ final class DemoClientTests: DemoTestCase {
         let result = try goToolPprof(["-raw", url("/debug/pprof/goroutine?debug=1")])
         XCTAssertEqual(result.status, 0, result.stderr)
         let output = String(decoding: result.stdout, as: UTF8.self)
-        XCTAssertTrue(output.contains("GoroutinesDemo.Workloads.waitForever(on:)"), output)
-        XCTAssertTrue(output.contains("Goroutines.WaitGroup.wait()"), output)
+        XCTAssertTrue(output.contains("GoroutinesDemo.Workloads.waitForReply(on:)"), output)
+        XCTAssertTrue(output.contains("Goroutines.Channel.receive()"), output)
     }
 
     /// curl's body; with `failOnError`, a non-2xx status is a test failure.
@@ -58,7 +58,7 @@ final class DemoClientTests: DemoTestCase {
     func testH2cClientsGetTheSameBodiesAsHTTP1() throws {
         try startDemo()
         let text = try get("/debug/pprof/goroutine?debug=1").text
-        let address = try XCTUnwrap(text.split(separator: "\n").first { $0.contains("waitForever(on:)+0x") }?
+        let address = try XCTUnwrap(text.split(separator: "\n").first { $0.contains("waitForReply(on:)+0x") }?
             .split(separator: "\t")[1])
         // Routes whose body does not change while the demo runs.
         for path in ["/debug/pprof/cmdline", "/debug/pprof/symbol?\(address)", "/debug/pprof/nonexistent"] {

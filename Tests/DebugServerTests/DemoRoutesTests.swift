@@ -60,7 +60,7 @@ final class DemoRoutesTests: DemoTestCase {
         XCTAssertNotNil(debug1.text.range(of: #"^goroutine profile: total [0-9]+\n[0-9]+ @( 0x[0-9a-f]+)+\n"#,
                                           options: .regularExpression), String(debug1.text.prefix(300)))
         XCTAssertTrue(debug1.text.contains("# labels: {\"workload\":\"leak\"}"), debug1.text)
-        XCTAssertTrue(debug1.text.contains("GoroutinesDemo.Workloads.waitForever(on:)+0x"), debug1.text)
+        XCTAssertTrue(debug1.text.contains("GoroutinesDemo.Workloads.waitForReply(on:)+0x"), debug1.text)
 
         let debug2 = try get("/debug/pprof/goroutine?debug=2")
         assertHeaders(debug2, status: 200, contentType: "text/plain; charset=utf-8", disposition: nil, "goroutine?debug=2")
@@ -106,7 +106,7 @@ final class DemoRoutesTests: DemoTestCase {
         try startDemo()
         // An address and its function, as the goroutine profile shows them.
         let text = try get("/debug/pprof/goroutine?debug=1").text
-        let line = try XCTUnwrap(text.split(separator: "\n").first { $0.contains("Workloads.waitForever(on:)+0x") })
+        let line = try XCTUnwrap(text.split(separator: "\n").first { $0.contains("Workloads.waitForReply(on:)+0x") })
         let fields = line.split(separator: "\t")
         let address = String(fields[1])
         let function = String(fields[2][..<fields[2].range(of: "+0x", options: .backwards)!.lowerBound])

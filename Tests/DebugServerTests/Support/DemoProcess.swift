@@ -122,7 +122,7 @@ class DemoTestCase: ServerTestCase {
         var text = ""
         while Date() < deadline {
             text = try get("/debug/pprof/goroutine?debug=1").text
-            if text.contains("Workloads.waitForever(on:)") && text.contains("{\"workload\":\"timer\"}") { return }
+            if text.contains("Workloads.waitForReply(on:)") && text.contains("{\"workload\":\"timer\"}") { return }
             usleep(50_000)
         }
         XCTFail("the demo's workloads did not show up in the goroutine profile within 15 s:\n\(text)")

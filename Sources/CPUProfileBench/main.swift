@@ -55,7 +55,12 @@ func measure(rounds: Int, profiled: Bool, rate: Int) throws -> (Measurement, Int
     let thread1 = threadCPUNanos(), process1 = processCPUNanos(), wall1 = DispatchTime.now().uptimeNanoseconds
     var samples: Int64 = 0
     if let recording {
-        samples = recording.stop().samples.reduce(0) { $0 + $1.count }
+        let profile = recording.stop()
+        samples = profile.samples.reduce(0) { $0 + $1.count }
+        // Keep the last profile for a look at where the profiler's own time goes.
+        if let path = ProcessInfo.processInfo.environment["CPU_PROFILE_BENCH_OUT"] {
+            try? Data(try profile.render(.gzippedProto)).write(to: URL(fileURLWithPath: path))
+        }
     }
     precondition(checksum != 42)
     return (Measurement(wallNanos: Int64(wall1 - wall0), threadCPUNanos: thread1 - thread0,

@@ -56,13 +56,17 @@ public enum CPUProfiler {
     public static var isRunning: Bool { CPUProfileSession.isRunning }
 }
 
-/// A running CPU profile. Stop it exactly once; a recording that is dropped without being stopped keeps
-/// sampling (and keeps other profiles out) until the process ends.
+/// A running CPU profile. `stop()` ends it; a recording dropped without being stopped stops then, so
+/// a forgotten handle never keeps the profiler busy.
 public final class CPUProfileRecording: Sendable {
     private let session: CPUProfileSession
 
     init(session: CPUProfileSession) {
         self.session = session
+    }
+
+    deinit {
+        _ = session.stop()
     }
 
     /// The sampling rate, in samples per CPU-second per thread.

@@ -197,3 +197,33 @@ func namedStacks(_ profile: Profile) -> [(names: [String], count: Int64)] {
         return (names, sample.values[0])
     }
 }
+
+/// Time the scheduler itself spends (switching, run queues) shows under the scheduler's own names, as
+/// Go's runtime frames do.
+final class CPUProfileSchedulerTests: XCTestCase {
+    func testSchedulerFramesAppearUnderTheirNames() throws {
+        let recording = try CPUProfiler.start(rate: 500)
+        let done = WaitGroup()
+        for _ in 0..<4 {
+            done.go {
+                for _ in 0..<100_000 { Go.yield() }   // nearly all of it is switching
+            }
+        }
+        done.wait()
+        let profile = try recording.stop().pprofProfile(resolver: Symbolizer.shared)
+        let stacks = namedStacks(profile)
+        let total = stacks.reduce(0) { $0 + $1.count }
+        let inScheduler = stacks.filter { $0.names.contains { $0.hasPrefix("Goroutines.Scheduler.") } }.reduce(0) { $0 + $1.count }
+        XCTAssertGreaterThan(total, 0)
+        XCTAssertGreaterThan(inScheduler * 2, total, "most of a yield storm is the scheduler's own work: \(stacks.prefix(3))")
+    }
+
+    func testDroppingARecordingStopsIt() throws {
+        do {
+            _ = try CPUProfiler.start()
+            // The handle is gone here.
+        }
+        XCTAssertFalse(CPUProfiler.isRunning)
+        _ = try CPUProfiler.start().stop()
+    }
+}

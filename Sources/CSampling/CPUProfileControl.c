@@ -190,6 +190,26 @@ static size_t gr_cpuprof_cover_locked(int32_t *new_tids, size_t cap) {
     return added;
 }
 
+void gr_cpuprof_cover_current_thread(void) {
+    if (atomic_load_explicit(&gr_cpuprof_session, memory_order_relaxed) == 0) return;   // the usual case: one load
+    int32_t tid = (int32_t)gettid();
+    pthread_mutex_lock(&gr_cpuprof_control);
+    uint32_t session = atomic_load_explicit(&gr_cpuprof_session, memory_order_relaxed);
+    if (session != 0) {
+        uint32_t slots_used = atomic_load_explicit(&gr_cpuprof_slots_used, memory_order_relaxed);
+        uint32_t free_slot = GR_CPUPROF_SLOTS;
+        int known = 0;
+        for (uint32_t slot = 0; slot < GR_CPUPROF_SLOTS; slot++) {
+            if (gr_cpuprof_timers[slot].tid == tid) { known = 1; break; }
+            if (gr_cpuprof_timers[slot].tid == 0 && free_slot == GR_CPUPROF_SLOTS) free_slot = slot;
+            if (slot >= slots_used && free_slot != GR_CPUPROF_SLOTS) break;
+        }
+        // A new thread's id was never timed in this profile; the next scan reports it if this fails.
+        if (!known && free_slot != GR_CPUPROF_SLOTS) gr_cpuprof_arm(free_slot, tid, session);
+    }
+    pthread_mutex_unlock(&gr_cpuprof_control);
+}
+
 size_t gr_cpuprof_cover_threads(int32_t *new_tids, size_t cap) {
     pthread_mutex_lock(&gr_cpuprof_control);
     size_t added = gr_cpuprof_cover_locked(new_tids, cap);

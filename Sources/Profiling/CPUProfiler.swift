@@ -3,6 +3,16 @@
 //
 // How samples are taken is described in CSampling's CPUProfile.h; how they are collected in
 // CPUProfileSession.swift. Only one CPU profile runs at a time in a process, as in Go.
+//
+// What users should know:
+// - Stacks come from frame pointers. Code built without them (C libraries, or Swift built without
+//   `-Xcc -fno-omit-frame-pointer`) still shows as the leaf and, for libc and the vDSO, as far as the
+//   return into the program; deeper frames inside such code may be missing.
+// - Every thread is sampled on its own CPU time, runtime Ms from their start, other threads from the
+//   collector's next scan (at most 20 ms later). Threads that block SIGPROF are named in the profile's
+//   comments (`go tool pprof -comments`).
+// - Another SIGPROF handler in the process (gperftools, swift-profile-recorder) makes `start` throw
+//   `.foreignSignalHandler` instead of fighting over the signal.
 import CSampling
 import Glibc
 import Symbolication

@@ -49,6 +49,7 @@ final class CPUProfileTests: XCTestCase {
         let path = "\(directory!)/cpu.pb.gz"
         try cpu.write(.gzippedProto, toFileDescriptor: try openForWriting(path))
         let top = try run(go, ["tool", "pprof", "-top", "-unit=ms", path])
+        // CPU_PROFILE_TEST_KEEP=<path> keeps a copy of the profile for a closer look.
         if let keep = ProcessInfo.processInfo.environment["CPU_PROFILE_TEST_KEEP"] { try? FileManager.default.copyItem(atPath: path, toPath: keep) }
         let alpha = try flatAndCum(of: "ProfilingTests.cpuProfileTestAlpha", in: top)
         let beta = try flatAndCum(of: "ProfilingTests.cpuProfileTestBeta", in: top)

@@ -55,7 +55,12 @@ func measure(rounds: Int, profiled: Bool, rate: Int) throws -> (Measurement, Int
     let thread1 = threadCPUNanos(), process1 = processCPUNanos(), wall1 = DispatchTime.now().uptimeNanoseconds
     var samples: Int64 = 0
     if let recording {
-        samples = recording.stop().samples.reduce(0) { $0 + $1.count }
+        let profile = recording.stop()
+        samples = profile.samples.reduce(0) { $0 + $1.count }
+        // Keep the last profile for a look at where the profiler's own time goes.
+        if let path = ProcessInfo.processInfo.environment["CPU_PROFILE_BENCH_OUT"] {
+            try? Data(try profile.render(.gzippedProto)).write(to: URL(fileURLWithPath: path))
+        }
     }
     precondition(checksum != 42)
     return (Measurement(wallNanos: Int64(wall1 - wall0), threadCPUNanos: thread1 - thread0,
@@ -91,3 +96,15 @@ for pair in 0..<pairs {
     print("{\"name\":\"cpu_profile_overhead_pair\",\"impl\":\"swift\",\"rate\":\(rate),\"off_cpu_ms\":\(Double(off.threadCPUNanos) / 1e6),\"on_cpu_ms\":\(Double(on.threadCPUNanos) / 1e6),\"off_wall_ms\":\(Double(off.wallNanos) / 1e6),\"on_wall_ms\":\(Double(on.wallNanos) / 1e6),\"samples\":\(samples),\"thread_cpu_overhead_pct\":\(cpu),\"process_cpu_overhead_pct\":\(process),\"wall_overhead_pct\":\(wall)}")
 }
 print("{\"name\":\"cpu_profile_overhead\",\"impl\":\"swift\",\"rate\":\(rate),\"pairs\":\(pairs),\"median_thread_cpu_overhead_pct\":\(median(cpuOverheads)),\"median_process_cpu_overhead_pct\":\(median(processOverheads)),\"median_wall_overhead_pct\":\(median(wallOverheads))}")
+
+// The profiler's own cost with nothing to sample: the collector's ticks (thread rescans, ring drains).
+let idleSeconds = Double(ProcessInfo.processInfo.environment["CPU_PROFILE_BENCH_IDLE_SECONDS"] ?? "2") ?? 2
+let idle0 = processCPUNanos()
+let idleRecording = try CPUProfiler.start(rate: rate)
+Thread.sleep(forTimeInterval: idleSeconds)
+let idleProfile = idleRecording.stop()
+let idleCPU = Double(processCPUNanos() - idle0) / 1e6
+if let path = ProcessInfo.processInfo.environment["CPU_PROFILE_BENCH_IDLE_OUT"] {
+    try? Data(try idleProfile.render(.gzippedProto)).write(to: URL(fileURLWithPath: path))
+}
+print("{\"name\":\"cpu_profile_idle_cost\",\"impl\":\"swift\",\"rate\":\(rate),\"seconds\":\(idleSeconds),\"process_cpu_ms\":\(idleCPU),\"process_cpu_ms_per_s\":\(idleCPU / idleSeconds)}")

@@ -29,7 +29,8 @@ typedef struct {
 
 static pthread_mutex_t gr_cpuprof_control = PTHREAD_MUTEX_INITIALIZER;
 static gr_cpuprof_timer_slot gr_cpuprof_timers[GR_CPUPROF_SLOTS];
-static uint32_t gr_cpuprof_slots_used;        // high-water mark of slot indexes handed out
+static _Atomic uint32_t gr_cpuprof_slots_used;   // high-water mark of slot indexes handed out
+static DIR *gr_cpuprof_task_dir;                // /proc/self/task, open while a profile runs
 static uint32_t gr_cpuprof_last_session;
 static uint32_t gr_cpuprof_scan;
 static long gr_cpuprof_period_ns;
@@ -113,7 +114,8 @@ static int gr_cpuprof_arm(uint32_t slot, int32_t tid, uint32_t session) {
     entry->tid = tid;
     entry->timer = timer;
     entry->seen = gr_cpuprof_scan;
-    if (slot + 1 > gr_cpuprof_slots_used) gr_cpuprof_slots_used = slot + 1;
+    if (slot + 1 > atomic_load_explicit(&gr_cpuprof_slots_used, memory_order_relaxed))
+        atomic_store_explicit(&gr_cpuprof_slots_used, slot + 1, memory_order_relaxed);
     return 1;
 }
 
@@ -139,11 +141,17 @@ static void gr_cpuprof_note_uncovered(int32_t tid) {
     atomic_fetch_add_explicit(&gr_cpuprof_uncovered, 1, memory_order_relaxed);
 }
 
+#define GR_CPUPROF_LIVENESS_EVERY 8
+
 static size_t gr_cpuprof_cover_locked(int32_t *new_tids, size_t cap) {
     uint32_t session = atomic_load_explicit(&gr_cpuprof_session, memory_order_relaxed);
     if (session == 0) return 0;
-    DIR *tasks = opendir("/proc/self/task");
+    // Opened once per profile and rewound each scan: opening a /proc directory costs more than reading it.
+    if (!gr_cpuprof_task_dir) gr_cpuprof_task_dir = opendir("/proc/self/task");
+    else rewinddir(gr_cpuprof_task_dir);
+    DIR *tasks = gr_cpuprof_task_dir;
     if (!tasks) return 0;
+    uint32_t slots_used = atomic_load_explicit(&gr_cpuprof_slots_used, memory_order_relaxed);
     gr_cpuprof_scan++;
     size_t added = 0;
     struct dirent *item;
@@ -151,14 +159,17 @@ static size_t gr_cpuprof_cover_locked(int32_t *new_tids, size_t cap) {
         if (item->d_name[0] < '0' || item->d_name[0] > '9') continue;
         int32_t tid = (int32_t)atoi(item->d_name);
         if (tid <= 0) continue;
+        slots_used = atomic_load_explicit(&gr_cpuprof_slots_used, memory_order_relaxed);
         uint32_t free_slot = GR_CPUPROF_SLOTS, found = GR_CPUPROF_SLOTS;
         for (uint32_t slot = 0; slot < GR_CPUPROF_SLOTS; slot++) {
             if (gr_cpuprof_timers[slot].tid == tid) { found = slot; break; }
             if (gr_cpuprof_timers[slot].tid == 0 && free_slot == GR_CPUPROF_SLOTS) free_slot = slot;
-            if (slot >= gr_cpuprof_slots_used && free_slot != GR_CPUPROF_SLOTS) break;
+            if (slot >= slots_used && free_slot != GR_CPUPROF_SLOTS) break;
         }
         if (found != GR_CPUPROF_SLOTS) {
-            if (gr_cpuprof_timer_alive(&gr_cpuprof_timers[found])) {
+            // A thread id reused by a new thread within a few scans is rare enough to check every
+            // GR_CPUPROF_LIVENESS_EVERY scans only; each check is a system call per thread.
+            if (gr_cpuprof_scan % GR_CPUPROF_LIVENESS_EVERY != 0 || gr_cpuprof_timer_alive(&gr_cpuprof_timers[found])) {
                 gr_cpuprof_timers[found].seen = gr_cpuprof_scan;
                 continue;
             }
@@ -172,11 +183,31 @@ static size_t gr_cpuprof_cover_locked(int32_t *new_tids, size_t cap) {
         if (added < cap && new_tids) new_tids[added] = tid;
         added++;
     }
-    closedir(tasks);
-    for (uint32_t slot = 0; slot < gr_cpuprof_slots_used; slot++) {
+    slots_used = atomic_load_explicit(&gr_cpuprof_slots_used, memory_order_relaxed);
+    for (uint32_t slot = 0; slot < slots_used; slot++) {
         if (gr_cpuprof_timers[slot].tid != 0 && gr_cpuprof_timers[slot].seen != gr_cpuprof_scan) gr_cpuprof_disarm(slot);
     }
     return added;
+}
+
+void gr_cpuprof_cover_current_thread(void) {
+    if (atomic_load_explicit(&gr_cpuprof_session, memory_order_relaxed) == 0) return;   // the usual case: one load
+    int32_t tid = (int32_t)gettid();
+    pthread_mutex_lock(&gr_cpuprof_control);
+    uint32_t session = atomic_load_explicit(&gr_cpuprof_session, memory_order_relaxed);
+    if (session != 0) {
+        uint32_t slots_used = atomic_load_explicit(&gr_cpuprof_slots_used, memory_order_relaxed);
+        uint32_t free_slot = GR_CPUPROF_SLOTS;
+        int known = 0;
+        for (uint32_t slot = 0; slot < GR_CPUPROF_SLOTS; slot++) {
+            if (gr_cpuprof_timers[slot].tid == tid) { known = 1; break; }
+            if (gr_cpuprof_timers[slot].tid == 0 && free_slot == GR_CPUPROF_SLOTS) free_slot = slot;
+            if (slot >= slots_used && free_slot != GR_CPUPROF_SLOTS) break;
+        }
+        // A new thread's id was never timed in this profile; the next scan reports it if this fails.
+        if (!known && free_slot != GR_CPUPROF_SLOTS) gr_cpuprof_arm(free_slot, tid, session);
+    }
+    pthread_mutex_unlock(&gr_cpuprof_control);
 }
 
 size_t gr_cpuprof_cover_threads(int32_t *new_tids, size_t cap) {
@@ -220,7 +251,12 @@ void gr_cpuprof_stop(void) {
     pthread_mutex_lock(&gr_cpuprof_control);
     if (atomic_load_explicit(&gr_cpuprof_session, memory_order_relaxed) != 0) {
         atomic_store_explicit(&gr_cpuprof_session, 0, memory_order_seq_cst);
-        for (uint32_t slot = 0; slot < gr_cpuprof_slots_used; slot++) gr_cpuprof_disarm(slot);
+        uint32_t slots_used = atomic_load_explicit(&gr_cpuprof_slots_used, memory_order_relaxed);
+        for (uint32_t slot = 0; slot < slots_used; slot++) gr_cpuprof_disarm(slot);
+        if (gr_cpuprof_task_dir) {
+            closedir(gr_cpuprof_task_dir);
+            gr_cpuprof_task_dir = NULL;
+        }
         // A handler that saw the old session before we cleared it may still be writing.
         for (uint32_t slot = 0; slot < GR_CPUPROF_SLOTS; slot++) {
             while (atomic_load_explicit(&gr_cpuprof_rings[slot].writers, memory_order_seq_cst) != 0) sched_yield();
@@ -240,11 +276,14 @@ size_t gr_cpuprof_drain(void (*visit)(const gr_cpuprof_sample *sample, void *con
     const uint64_t mask = GR_CPUPROF_RING_WORDS - 1;
     gr_cpuprof_sample sample;
     size_t visited = 0;
-    for (uint32_t slot = 0; slot < GR_CPUPROF_SLOTS; slot++) {
+    // Slots above the high-water mark never had a timer, so their rings are empty.
+    uint32_t slots_used = atomic_load_explicit(&gr_cpuprof_slots_used, memory_order_relaxed);
+    for (uint32_t slot = 0; slot < slots_used; slot++) {
         gr_cpuprof_ring_state *ring = &gr_cpuprof_rings[slot];
         const uintptr_t *base = words + (size_t)slot * GR_CPUPROF_RING_WORDS;
         uint64_t tail = atomic_load_explicit(&ring->tail, memory_order_relaxed);
         uint64_t head = atomic_load_explicit(&ring->head, memory_order_acquire);
+        if (head == tail && atomic_load_explicit(&ring->lost, memory_order_relaxed) == 0) continue;
         while (head - tail >= GR_CPUPROF_RECORD_HEADER_WORDS) {
             uint64_t header = base[tail & mask];
             uint32_t depth = (uint32_t)(header & 0xffffu);

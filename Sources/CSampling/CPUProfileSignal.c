@@ -42,26 +42,52 @@ static uintptr_t gr_cpuprof_return_slot_outside_frame(uintptr_t pc, uintptr_t sp
     return 0;
 }
 
-// The return address into the caller of the interrupted function when the frame-pointer chain would
-// miss it, else 0. Code outside the program (libc's syscall wrappers, the vDSO) has no frame pointers:
-// its caller's return address is the first word above sp that reads as one, below the caller's frame.
-static uintptr_t gr_cpuprof_caller_outside_frame(uintptr_t pc, uintptr_t fp, uintptr_t sp, uintptr_t lo, uintptr_t hi) {
+// Frames the frame-pointer chain would miss, written to `out`; returns how many.
+//
+// In our own code only a prologue or epilogue lacks the frame: one return address, read where the
+// instruction at pc says it is. Code outside the program (libc, the vDSO) has no frame pointers at
+// all: the return addresses of its frames are the words above sp that read as return addresses,
+// scanned upward until one returns into the program, whose frame chain the walk then follows. Such
+// code may use rbp for data; then *fp_inout becomes the frame pointer it saved, the last stack address
+// below that return address (callee-saved registers are pushed right below it).
+#define GR_CPUPROF_SCAN_WORDS 256
+#define GR_CPUPROF_FOREIGN_FRAMES 8
+
+static size_t gr_cpuprof_frames_outside_chain(uintptr_t pc, uintptr_t *fp_inout, uintptr_t sp, uintptr_t lo, uintptr_t hi,
+                                              uintptr_t *out, size_t max) {
     const uintptr_t word = sizeof(uintptr_t);
-    if (sp < lo || sp > hi - word || (sp & (word - 1)) != 0) return 0;
+    if (max == 0 || sp < lo || sp > hi - word || (sp & (word - 1)) != 0) return 0;
     if (gr_heap_in_program_text(pc)) {
         uintptr_t slot = gr_cpuprof_return_slot_outside_frame(pc, sp);
         if (slot == 0 || slot > hi - word) return 0;
         uintptr_t ret = *(const uintptr_t *)slot;
-        return gr_heap_is_return_address(ret) ? ret : 0;
+        if (!gr_heap_is_return_address(ret)) return 0;
+        out[0] = ret;
+        return 1;
     }
-    uintptr_t end = sp + 64 * word;
-    if (fp > sp && fp < end) end = fp;
+    uintptr_t fp = *fp_inout;
+    int fp_usable = fp > sp && fp <= hi - 2 * word && (fp & (word - 1)) == 0;
+    uintptr_t end = sp + GR_CPUPROF_SCAN_WORDS * word;
     if (end > hi) end = hi;
-    for (uintptr_t at = sp; at + word <= end; at += word) {
+    uintptr_t saved_fp = 0;
+    size_t n = 0;
+    for (uintptr_t at = sp; at + word <= end && n < max && n < GR_CPUPROF_FOREIGN_FRAMES; at += word) {
+        // With a usable rbp, the caller's frame starts there: the frameless frames all lie below it.
+        if (fp_usable && at >= fp) break;
         uintptr_t value = *(const uintptr_t *)at;
-        if (gr_heap_is_return_address(value)) return value;
+        if (gr_heap_is_return_address(value)) {
+            out[n++] = value;
+            if (gr_heap_in_program_text(value)) {
+                if (!fp_usable && saved_fp > at) *fp_inout = saved_fp;
+                return n;
+            }
+            saved_fp = 0;
+            continue;
+        }
+        if (value > at && value <= hi - 2 * word && (value & (word - 1)) == 0) saved_fp = value;
     }
-    return 0;
+    // No return into the program within reach: trust only the nearest caller, the rest may be stale.
+    return n > 0 ? 1 : 0;
 }
 
 // Interrupted PC + 1 first, then return addresses, leaf first.
@@ -74,11 +100,11 @@ static size_t gr_cpuprof_capture(const ucontext_t *uc, uintptr_t *out, size_t ma
     uintptr_t lo, hi;
     // sp, not fp: everything from sp up to the stack's top is mapped, whatever rbp holds.
     if (!gr_heap_stack_bounds(sp, &lo, &hi)) return n;
-    uintptr_t caller = gr_cpuprof_caller_outside_frame(pc, fp, sp, lo, hi);
-    if (caller != 0) out[n++] = caller;
+    size_t recovered = gr_cpuprof_frames_outside_chain(pc, &fp, sp, lo, hi, out + n, max - n);
+    n += recovered;
     size_t walked = gr_walk_frame_pointers(fp, lo, hi, out + n, max - n);
     walked = gr_heap_trim_implausible_frames(out + n, walked);
-    if (caller != 0 && walked > 0 && out[n] == caller) {   // the frame existed after all: keep one copy
+    if (recovered > 0 && walked > 0 && out[n] == out[n - 1]) {   // the frame existed after all: keep one copy
         memmove(out + n - 1, out + n, walked * sizeof(uintptr_t));
         n -= 1;
     }

@@ -721,6 +721,7 @@ final class Scheduler: @unchecked Sendable {
         m.tid = gr_gettid()
         gr_tls_set_current_m(UnsafeMutableRawPointer(Unmanaged.passUnretained(m).toOpaque()))
         gr_thread_setup_signal_stack()
+        gr_cpuprof_cover_current_thread()   // a CPU profile in progress samples the new M from now on
     }
 
     private func startNewM(_ p: P, spinning: Bool) {

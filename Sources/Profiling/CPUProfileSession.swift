@@ -105,9 +105,11 @@ final class CPUProfileSession: @unchecked Sendable {
         condition.unlock()
     }
 
+    private var newThreadIDs = [Int32](repeating: 0, count: 256)
+
     private func coverNewThreads() {
-        var tids = [Int32](repeating: 0, count: 256)
-        let added = tids.withUnsafeMutableBufferPointer { gr_cpuprof_cover_threads($0.baseAddress, $0.count) }
+        let added = newThreadIDs.withUnsafeMutableBufferPointer { gr_cpuprof_cover_threads($0.baseAddress, $0.count) }
+        let tids = newThreadIDs
         for tid in tids.prefix(min(added, tids.count)) {
             if let name = ThreadSignalMask.nameIfBlockingSIGPROF(tid: tid) {
                 comments.append("thread \(tid) (\(name)) blocks SIGPROF: its CPU time is sampled only when it unblocks the signal")

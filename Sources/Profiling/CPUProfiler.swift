@@ -3,6 +3,16 @@
 //
 // How samples are taken is described in CSampling's CPUProfile.h; how they are collected in
 // CPUProfileSession.swift. Only one CPU profile runs at a time in a process, as in Go.
+//
+// What users should know:
+// - Stacks come from frame pointers. Code built without them (C libraries, or Swift built without
+//   `-Xcc -fno-omit-frame-pointer`) still shows as the leaf and, for libc and the vDSO, as far as the
+//   return into the program; deeper frames inside such code may be missing.
+// - Every thread is sampled on its own CPU time, runtime Ms from their start, other threads from the
+//   collector's next scan (at most 20 ms later). Threads that block SIGPROF are named in the profile's
+//   comments (`go tool pprof -comments`).
+// - Another SIGPROF handler in the process (gperftools, swift-profile-recorder) makes `start` throw
+//   `.foreignSignalHandler` instead of fighting over the signal.
 import CSampling
 import Glibc
 import Symbolication
@@ -56,13 +66,17 @@ public enum CPUProfiler {
     public static var isRunning: Bool { CPUProfileSession.isRunning }
 }
 
-/// A running CPU profile. Stop it exactly once; a recording that is dropped without being stopped keeps
-/// sampling (and keeps other profiles out) until the process ends.
+/// A running CPU profile. `stop()` ends it; a recording dropped without being stopped stops then, so
+/// a forgotten handle never keeps the profiler busy.
 public final class CPUProfileRecording: Sendable {
     private let session: CPUProfileSession
 
     init(session: CPUProfileSession) {
         self.session = session
+    }
+
+    deinit {
+        _ = session.stop()
     }
 
     /// The sampling rate, in samples per CPU-second per thread.

@@ -78,6 +78,21 @@ final class CPUProfileStressTests: XCTestCase {
         // Each recorded signal stands for 1 + its timer overruns (the kernel checks CPU timers once per
         // scheduler tick, so at 1000 Hz one signal often carries several periods).
         XCTAssertGreaterThanOrEqual(after.recorded - before.recorded, UInt64(profile.samples.count))
+        // Samples that stopped inside libc (malloc, free, memcpy: no frame pointers) still reach the
+        // Swift function that called into it.
+        let libcMapping = Set(profile.mappings.filter { $0.filename.contains("/libc.so") }.map(\.id))
+        let locationMapping = Dictionary(uniqueKeysWithValues: profile.locations.map { ($0.id, $0.mappingID) })
+        var libcLeaf: Int64 = 0, libcLeafReachingChurn: Int64 = 0
+        for (sample, named) in zip(profile.samples, stacks) {
+            guard let leaf = sample.locationIDs.first, libcMapping.contains(locationMapping[leaf] ?? 0) else { continue }
+            libcLeaf += named.count
+            let ours = named.names.contains { name in
+                ["ProfilingTests.", "Profiling.", "Goroutines.", "start_thread"].contains { name.hasPrefix($0) }
+            }
+            if ours { libcLeafReachingChurn += named.count }
+        }
+        XCTAssertGreaterThan(libcLeafReachingChurn * 10, libcLeaf * 8, "\(libcLeafReachingChurn) of \(libcLeaf) libc-leaf ticks walk on into our code")
+        print("cpu-profile-stress: libc-leaf ticks \(libcLeaf), of which reach our code \(libcLeafReachingChurn)")
         print("cpu-profile-stress: \(round) rounds, \(churnTicks) churn ticks, \(labelled) labelled, lost \(cpu.lostSamples), ring-full \(after.ring_full - before.ring_full), stale signals \(after.stale - before.stale)")
     }
 }

@@ -49,6 +49,7 @@ final class CPUProfileTests: XCTestCase {
         let path = "\(directory!)/cpu.pb.gz"
         try cpu.write(.gzippedProto, toFileDescriptor: try openForWriting(path))
         let top = try run(go, ["tool", "pprof", "-top", "-unit=ms", path])
+        // CPU_PROFILE_TEST_KEEP=<path> keeps a copy of the profile for a closer look.
         if let keep = ProcessInfo.processInfo.environment["CPU_PROFILE_TEST_KEEP"] { try? FileManager.default.copyItem(atPath: path, toPath: keep) }
         let alpha = try flatAndCum(of: "ProfilingTests.cpuProfileTestAlpha", in: top)
         let beta = try flatAndCum(of: "ProfilingTests.cpuProfileTestBeta", in: top)
@@ -195,5 +196,35 @@ func namedStacks(_ profile: Profile) -> [(names: [String], count: Int64)] {
             locations[id]?.lines.last.flatMap { functions[$0.functionID] } ?? "?"
         }
         return (names, sample.values[0])
+    }
+}
+
+/// Time the scheduler itself spends (switching, run queues) shows under the scheduler's own names, as
+/// Go's runtime frames do.
+final class CPUProfileSchedulerTests: XCTestCase {
+    func testSchedulerFramesAppearUnderTheirNames() throws {
+        let recording = try CPUProfiler.start(rate: 500)
+        let done = WaitGroup()
+        for _ in 0..<4 {
+            done.go {
+                for _ in 0..<100_000 { Go.yield() }   // nearly all of it is switching
+            }
+        }
+        done.wait()
+        let profile = try recording.stop().pprofProfile(resolver: Symbolizer.shared)
+        let stacks = namedStacks(profile)
+        let total = stacks.reduce(0) { $0 + $1.count }
+        let inScheduler = stacks.filter { $0.names.contains { $0.hasPrefix("Goroutines.Scheduler.") } }.reduce(0) { $0 + $1.count }
+        XCTAssertGreaterThan(total, 0)
+        XCTAssertGreaterThan(inScheduler * 2, total, "most of a yield storm is the scheduler's own work: \(stacks.prefix(3))")
+    }
+
+    func testDroppingARecordingStopsIt() throws {
+        do {
+            _ = try CPUProfiler.start()
+            // The handle is gone here.
+        }
+        XCTAssertFalse(CPUProfiler.isRunning)
+        _ = try CPUProfiler.start().stop()
     }
 }

@@ -92,6 +92,35 @@ final class GoroutineProfileTests: XCTestCase {
         }
     }
 
+    func testEveryGoroutineAppearsExactlyOnceWhileTheyKeepRunning() throws {
+        // Busy goroutines park and run all the time; the scheduler records some of them before running
+        // them, the collector the rest. None may be missed or counted twice.
+        let stop = Atomic<Bool>(false)
+        let ids = IDCollector()
+        let finished = WaitGroup()
+        for _ in 0..<64 {
+            finished.add(1)
+            go {
+                ids.add(Go.goroutineID ?? -1)
+                while !stop.load(ordering: .relaxed) {
+                    Go.yield()
+                    Go.sleep(for: .microseconds(50))
+                }
+                finished.done()
+            }
+        }
+        while ids.count < 64 { Go.sleep(for: .milliseconds(1)) }
+        let workers = ids.all
+        for _ in 0..<20 {
+            let snapshot = RuntimeSnapshot.goroutines()
+            let seen = snapshot.map(\.id).filter { workers.contains($0) }
+            XCTAssertEqual(seen.count, 64, "each worker exactly once")
+            XCTAssertEqual(Set(seen).count, 64)
+        }
+        stop.store(true, ordering: .relaxed)
+        finished.wait()
+    }
+
     func testThreadcreateHasOneRecordPerRuntimeThread() throws {
         Go.sleep(for: .milliseconds(1))  // make sure the runtime has started
         let profile = GoroutineProfiles.threadcreate()
@@ -99,6 +128,14 @@ final class GoroutineProfileTests: XCTestCase {
         XCTAssertTrue(profile.legacyText().hasPrefix("threadcreate profile: total \(profile.total)\n"))
         XCTAssertEqual(ProfileValidator.problems(inProto: try profile.render(.proto)), [])
     }
+}
+
+final class IDCollector: @unchecked Sendable {
+    private let lock = NSLock()
+    private var ids: Set<Int64> = []
+    func add(_ id: Int64) { lock.lock(); ids.insert(id); lock.unlock() }
+    var count: Int { lock.lock(); defer { lock.unlock() }; return ids.count }
+    var all: Set<Int64> { lock.lock(); defer { lock.unlock() }; return ids }
 }
 
 @inline(never) func parkedInProfileTest(on gate: WaitGroup) {

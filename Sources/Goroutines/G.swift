@@ -33,6 +33,13 @@ final class G: @unchecked Sendable {
     /// The goroutine-profile generation this goroutine has been recorded in (Go's record-before-run
     /// scheme: see `Scheduler.recordBeforeRunning`).
     let profiledGeneration = Atomic<UInt64>(0)
+    /// Counts the times this goroutine was switched in; a parked goroutine's stack cannot change until it
+    /// runs again, so a walk made at the same count is still valid.
+    var runCount: UInt64 = 0
+    /// The last stack walked while parked, valid while `cachedStackRunCount == runCount`.
+    var cachedStack: [UInt] = []
+    var cachedStackRunCount: UInt64 = .max
+    var cachedStackDepth = 0
     /// Frame pointer of `blockingCall`, so goroutines in blocking calls can be walked from there.
     var syscallFP: UInt = 0
     /// When the blocking call started (ns), for sysmon's retake decision and dumps.

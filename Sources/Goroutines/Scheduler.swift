@@ -350,6 +350,8 @@ final class Scheduler: @unchecked Sendable {
         g.waitReason = .zero
         gr_context_make(g.context, g.stack.high, goroutineEntry, UnsafeMutableRawPointer(bitPattern: g.opaque))
         g.exclusivity.update(repeating: 0, count: G.exclusivityStateSize)
+        g.cachedStackRunCount = .max
+        g.cachedStack = []
         // Goroutines born while a goroutine profile is being taken are not part of it (as in Go).
         g.profiledGeneration.store(goroutineProfiles.generation.load(ordering: .acquiring), ordering: .relaxed)
         liveGoroutines.wrappingAdd(1, ordering: .relaxed)
@@ -366,6 +368,7 @@ final class Scheduler: @unchecked Sendable {
             gr_cpu_relax()
         }
         if goroutineProfiles.generation.load(ordering: .relaxed) != 0 { goroutineProfiles.recordBeforeRunning(g) }
+        g.runCount &+= 1
         g.m = m
         m.curG = g
         m.curGID.store(g.id, ordering: .relaxed)

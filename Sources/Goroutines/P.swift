@@ -20,12 +20,10 @@ final class P: @unchecked Sendable {
     let syscalltick = Atomic<UInt>(0)
     /// Dead Gs with their stacks, for cheap spawns (owner only).
     var freeGs: [G] = []
-    /// sysmon's view: the syscalltick and time it last saw, to detect long blocking calls.
-    var sysmonTick: UInt = 0
-    var sysmonWhen: Int64 = 0
+    /// sysmon's view of syscalltick, to detect long blocking calls.
+    var sysmonSyscallWatch = TickWatch()
     /// sysmon's view of schedtick, to notice a goroutine that has held this P for a long time.
-    var sysmonSchedtick: UInt = 0
-    var sysmonSchedWhen: Int64 = 0
+    var sysmonScheduleWatch = TickWatch()
 
     init(id: Int) { self.id = id }
 
@@ -39,5 +37,21 @@ final class P: @unchecked Sendable {
     /// Work another M could take: the queue, or `runnext` of a P whose M is not about to run it.
     var hasStealableWork: Bool {
         !runq.isEmpty || (status != .running && runnext.load(ordering: .acquiring) != 0)
+    }
+}
+
+/// Remembers a counter's value and when it was first seen, so sysmon can tell how long it has stood still.
+struct TickWatch {
+    private var tick: UInt = 0
+    private var since: Int64 = 0
+
+    /// Nanoseconds `current` has stayed unchanged, as of `now` (0 when it just moved).
+    mutating func unchangedFor(_ current: UInt, now: Int64) -> Int64 {
+        if current != tick {
+            tick = current
+            since = now
+            return 0
+        }
+        return now - since
     }
 }

@@ -934,17 +934,12 @@ final class Scheduler: @unchecked Sendable {
         for i in 0..<procs {
             let p = self.p(i)
             guard p.status == .syscall else { continue }
-            let tick = p.syscalltick.load(ordering: .relaxed)
-            if tick != p.sysmonTick {
-                p.sysmonTick = tick
-                p.sysmonWhen = now
-                continue
-            }
-            if now - p.sysmonWhen < after { continue }
+            let blocked = p.sysmonSyscallWatch.unchangedFor(p.syscalltick.load(ordering: .relaxed), now: now)
+            if blocked == 0 || blocked < after { continue }
             let hasWork = p.hasRunnableWork || globalCount.load(ordering: .relaxed) > 0
                 || p.timers.count.load(ordering: .relaxed) > 0
             if !hasWork && nmspinning.load(ordering: .relaxed) + npidle.load(ordering: .relaxed) > 0
-                && now - p.sysmonWhen < 10_000_000 { continue }
+                && blocked < 10_000_000 { continue }
             if p.statusWord.compareExchange(expected: PStatus.syscall.rawValue, desired: PStatus.idle.rawValue,
                                             ordering: .acquiringAndReleasing).exchanged {
                 p.syscalltick.wrappingAdd(1, ordering: .relaxed)
@@ -964,13 +959,8 @@ final class Scheduler: @unchecked Sendable {
         for i in 0..<procs {
             let p = self.p(i)
             guard p.status == .running else { continue }
-            let tick = p.schedtick.load(ordering: .relaxed)
-            if tick != p.sysmonSchedtick {
-                p.sysmonSchedtick = tick
-                p.sysmonSchedWhen = now
-                continue
-            }
-            if now - p.sysmonSchedWhen < after { continue }
+            let busy = p.sysmonScheduleWatch.unchangedFor(p.schedtick.load(ordering: .relaxed), now: now)
+            if busy == 0 || busy < after { continue }
             let next = p.runnext.load(ordering: .acquiring)
             if next != 0 && p.runnext.compareExchange(expected: next, desired: 0, ordering: .acquiringAndReleasing).exchanged {
                 globalRunqPut(G.fromOpaque(next))

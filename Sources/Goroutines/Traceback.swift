@@ -98,24 +98,7 @@ public enum GoroutineTraceback {
         let plain = !s.isEmpty && s.unicodeScalars.allSatisfy {
             ($0 >= "a" && $0 <= "z") || ($0 >= "A" && $0 <= "Z") || ($0 >= "0" && $0 <= "9") || $0 == "." || $0 == "_" || $0 == "/"
         }
-        if plain { return s }
-        var q = "\""
-        for scalar in s.unicodeScalars {
-            switch scalar {
-            case "\"": q += "\\\""
-            case "\\": q += "\\\\"
-            case "\n": q += "\\n"
-            case "\t": q += "\\t"
-            case "\r": q += "\\r"
-            default:
-                if scalar.value < 0x20 || scalar.value == 0x7f {
-                    q += "\\x" + (scalar.value < 16 ? "0" : "") + String(scalar.value, radix: 16)
-                } else {
-                    q.unicodeScalars.append(scalar)
-                }
-            }
-        }
-        return q + "\""
+        return plain ? s : s.goQuoted
     }
 }
 

@@ -1,3 +1,4 @@
+import Goroutines
 // Count profiles: goroutine, threadcreate and any custom profile that counts things with stacks.
 //
 // Records with the same stack and the same labels are grouped; a group's value is how many records it

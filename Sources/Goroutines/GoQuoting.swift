@@ -1,8 +1,8 @@
-// Go's `%q` string quoting, for the `# labels: {"k":"v"}` lines of the legacy text profiles: printable
-// characters stay as they are, the rest become Go escapes.
+// Go's `%q` string quoting (label keys and values in traceback headers and in the `# labels:` lines of
+// the legacy text profiles): printable characters stay as they are, the rest become Go escapes.
 
 extension String {
-    var goQuoted: String {
+    package var goQuoted: String {
         var result = "\""
         for scalar in unicodeScalars {
             switch scalar {

@@ -23,12 +23,18 @@ final class ConsistentGoroutineProfile: @unchecked Sendable {
         recordersInFlight.wrappingAdd(1, ordering: .sequentiallyConsistent)
         defer { recordersInFlight.wrappingSubtract(1, ordering: .sequentiallyConsistent) }
         let open = generation.load(ordering: .sequentiallyConsistent)
-        guard open != 0, g.profiledGeneration.load(ordering: .relaxed) != open else { return }
-        g.profiledGeneration.store(open, ordering: .relaxed)
+        guard open != 0, claim(g, for: open) else { return }
         let snapshot = RuntimeSnapshot.pinnedSnapshot(g, status: g.status, maxDepth: maxDepth)
         recordsLock.lock()
         recordedByScheduler.append(snapshot)
         recordsLock.unlock()
+    }
+
+    /// Marks `g` as recorded in generation `open`; true for exactly one caller per generation.
+    private func claim(_ g: G, for open: UInt64) -> Bool {
+        let seen = g.profiledGeneration.load(ordering: .acquiring)
+        if seen == open { return false }
+        return g.profiledGeneration.compareExchange(expected: seen, desired: open, ordering: .acquiringAndReleasing).exchanged
     }
 
     /// Every goroutine alive when the call started, with its stack from that moment.
@@ -57,16 +63,15 @@ final class ConsistentGoroutineProfile: @unchecked Sendable {
             if g.profiledGeneration.load(ordering: .relaxed) == open || g.id == 0 { continue }
             if g.scanLock.compareExchange(expected: false, desired: true, ordering: .acquiring).exchanged {
                 let status = g.status
-                if g.profiledGeneration.load(ordering: .relaxed) != open && status != .dead && status != .idle {
-                    g.profiledGeneration.store(open, ordering: .relaxed)
+                if status != .dead && status != .idle && claim(g, for: open) {
                     result.append(RuntimeSnapshot.pinnedSnapshot(g, status: status, maxDepth: maxDepth))
                 }
                 g.scanLock.store(false, ordering: .releasing)
-            } else if g.profiledGeneration.load(ordering: .relaxed) != open {
-                // Running since before the profile opened (a scheduler about to run it would have
-                // recorded it first): reported without a stack.
+            } else {
+                // Running since before the profile opened, or a scheduler is just about to run it. Whoever
+                // claims it records it: the scheduler with its stack, or we, as running without one.
                 let status = g.status
-                if status != .dead && status != .idle {
+                if status != .dead && status != .idle && claim(g, for: open) {
                     result.append(RuntimeSnapshot.describe(g, status: .running, isCurrent: false))
                 }
             }

@@ -53,8 +53,8 @@ final class Scheduler: @unchecked Sendable {
     let externalWaiters = Atomic<Int>(0)
 
     // The one idle M that sleeps with a timeout until the earliest timer.
-    @Unretained private var timedSleeper: M?
-    private var timedSleeperDeadline = Int64.max
+    @Unretained var timedSleeper: M?
+    var timedSleeperDeadline = Int64.max
     let timedSleeperDeadlineMirror = Atomic<Int64>(Int64.max)
 
     /// True when `Goroutines.main` owns the process: only then can "all goroutines asleep" be proven.
@@ -139,7 +139,7 @@ final class Scheduler: @unchecked Sendable {
     }
 
     /// Caller holds `lock`.
-    private func pidleget() -> P? {
+    func pidleget() -> P? {
         guard let p = idlePs.popLast() else { return nil }
         npidle.wrappingSubtract(1, ordering: .relaxed)
         return p
@@ -560,7 +560,7 @@ final class Scheduler: @unchecked Sendable {
         }
     }
 
-    private func anyPWithWork() -> P? {
+    func anyPWithWork() -> P? {
         for i in 0..<procs where p(i).hasRunnableWork { return p(i) }
         return nil
     }
@@ -596,7 +596,7 @@ final class Scheduler: @unchecked Sendable {
 
     /// Puts `m` to sleep until it is handed a P (or, with a deadline, until a timer is due and an idle P
     /// can be taken). Returns with `m.p` held.
-    private func stopM(_ m: M, until initialDeadline: Int64) {
+    func stopM(_ m: M, until initialDeadline: Int64) {
         var deadline = initialDeadline
         while true {
             gr_note_clear(m.note)
@@ -746,269 +746,6 @@ final class Scheduler: @unchecked Sendable {
         let m = newMRecord(isSystem: true)
         m.creationStack = captureCallerStack()
         return m
-    }
-
-    // MARK: LockOSThread
-
-    /// `m`'s locked goroutine is not running (parked, queued, or leaving a blocking call): give the P away and
-    /// sleep until someone dequeues the goroutine and hands this M a P to run it.
-    private func waitForLockedG(_ m: M) {
-        if m.p != nil { handOffP(releaseP(m)) }
-        nmidlelocked.wrappingAdd(1, ordering: .relaxed)
-        lock.lock()
-        let verdict = checkDeadlock()
-        lock.unlock()
-        report(verdict)
-        while true {
-            lock.lock()
-            if let p = m.nextP {
-                m.nextP = nil
-                lock.unlock()
-                nmidlelocked.wrappingSubtract(1, ordering: .relaxed)
-                acquireP(m, p)
-                return
-            }
-            // Cleared under the lock: a hand-over sets nextP under it and wakes us after, so none is lost.
-            gr_note_clear(m.note)
-            lock.unlock()
-            m.blocked.store(true, ordering: .relaxed)
-            _ = gr_note_sleep(m.note, -1)
-            m.blocked.store(false, ordering: .relaxed)
-        }
-    }
-
-    /// `g` is locked to `owner`: give our P to the owner, which runs it, and stop this M.
-    private func handOffToLockedM(_ owner: M, _ g: G, from m: M) {
-        let p = releaseP(m)
-        g.status = .runnable
-        lock.lock()
-        owner.nextP = p
-        lock.unlock()
-        gr_note_wakeup(owner.note)
-        stopM(m, until: earliestTimer())
-    }
-
-    func lockOSThread() {
-        guard let m = M.current, let g = m.curG else { return }
-        g.lockedM = m
-        m.lockedG = g
-        m.lockedGID.store(g.id, ordering: .relaxed)
-    }
-
-    func unlockOSThread() {
-        guard let m = M.current, let g = m.curG else { return }
-        g.lockedM = nil
-        m.lockedG = nil
-        m.lockedGID.store(0, ordering: .relaxed)
-    }
-
-    // MARK: timers
-
-    func earliestTimer() -> Int64 {
-        var earliest = Int64.max
-        for i in 0..<procsCreated.load(ordering: .acquiring) {
-            earliest = min(earliest, p(i).timers.earliest.load(ordering: .relaxed))
-        }
-        return earliest
-    }
-
-    var armedTimerCount: Int {
-        var n = 0
-        for i in 0..<procsCreated.load(ordering: .acquiring) { n += p(i).timers.count.load(ordering: .relaxed) }
-        return n
-    }
-
-    func addTimer(_ t: RuntimeTimer, to target: P? = nil) {
-        let p = target ?? M.current?.p ?? p(0)
-        p.timers.lock.lock()
-        p.timers.insert(t)
-        p.timers.lock.unlock()
-        if t.when < timedSleeperDeadlineMirror.load(ordering: .relaxed) { notifyTimer(t.when) }
-    }
-
-    /// Removes an armed timer. Returns true if it was armed (so it will not fire).
-    @discardableResult
-    func cancelTimer(_ t: RuntimeTimer) -> Bool {
-        while true {
-            guard let heap = t.heap else { return false }
-            heap.lock.lock()
-            let removed = heap.remove(t)
-            heap.lock.unlock()
-            if removed { return true }
-            if t.heap == nil { return false }
-        }
-    }
-
-    /// A timer due at `when` was added: make sure some idle M will wake for it.
-    private func notifyTimer(_ when: Int64) {
-        lock.lock()
-        if let sleeper = timedSleeper {
-            if when < timedSleeperDeadline {
-                timedSleeper = nil
-                timedSleeperDeadline = Int64.max
-                timedSleeperDeadlineMirror.store(Int64.max, ordering: .relaxed)
-                lock.unlock()
-                gr_note_wakeup(sleeper.note)
-                return
-            }
-            lock.unlock()
-            return
-        }
-        lock.unlock()
-        wakep()
-    }
-
-    /// Fires `p`'s due timers on this M (whose own P receives any goroutines they wake).
-    @inline(__always) func runTimers(_ p: P, now: Int64) {
-        if p.timers.earliest.load(ordering: .relaxed) > now { return }
-        var fired: [RuntimeTimer] = []
-        p.timers.lock.lock()
-        p.timers.takeExpired(now: now, into: &fired)
-        p.timers.lock.unlock()
-        for t in fired {
-            switch t.action {
-            case .wake(let g): ready(g, next: false)
-            case .run(let body): body()
-            }
-        }
-    }
-
-    /// Due timers of other Ps (idle ones, or busy ones whose goroutine does not yield) are run here.
-    private func runOtherPsTimers(_ mine: P, now: Int64) -> G? {
-        for i in 0..<procsCreated.load(ordering: .acquiring) {
-            let q = p(i)
-            if q !== mine && q.timers.earliest.load(ordering: .relaxed) <= now { runTimers(q, now: now) }
-        }
-        return runqget(mine)
-    }
-
-    // MARK: blocking calls
-
-    func enterBlockingCall(_ m: M, _ g: G, fp: UInt) {
-        guard let p = m.p else { return }
-        g.syscallFP = fp
-        g.syscallSince = gr_nanotime()
-        blockingCalls.wrappingAdd(1, ordering: .relaxed)
-        g.status = .syscall
-        m.oldP = p
-        p.m = nil
-        m.setP(nil)
-        p.syscalltick.wrappingAdd(1, ordering: .relaxed)
-        p.status = .syscall
-        g.scanLock.store(false, ordering: .releasing)
-    }
-
-    func exitBlockingCall(_ g: G) {
-        let m = M.current!
-        while !g.scanLock.compareExchange(expected: false, desired: true, ordering: .acquiring).exchanged {
-            gr_cpu_relax()
-        }
-        blockingCalls.wrappingSubtract(1, ordering: .relaxed)
-        g.syscallFP = 0
-        if let p = m.oldP {
-            m.oldP = nil
-            if p.statusWord.compareExchange(expected: PStatus.syscall.rawValue, desired: PStatus.running.rawValue,
-                                            ordering: .acquiringAndReleasing).exchanged {
-                m.setP(p)
-                p.m = m
-                p.syscalltick.wrappingAdd(1, ordering: .relaxed)
-                g.status = .running
-                return
-            }
-        }
-        lock.lock()
-        let idle = pidleget()
-        lock.unlock()
-        if let idle {
-            acquireP(m, idle)
-            g.status = .running
-            return
-        }
-        m.pending = .exitBlockingCallWithoutP
-        switchToScheduler(g, m)
-    }
-
-    /// sysmon: takes Ps away from goroutines stuck in blocking calls for more than `after` ns.
-    func retakeBlockedPs(now: Int64, after: Int64) -> Int {
-        var retaken = 0
-        for i in 0..<procs {
-            let p = self.p(i)
-            guard p.status == .syscall else { continue }
-            let blocked = p.sysmonSyscallWatch.unchangedFor(p.syscalltick.load(ordering: .relaxed), now: now)
-            if blocked == 0 || blocked < after { continue }
-            let hasWork = p.hasRunnableWork || globalCount.load(ordering: .relaxed) > 0
-                || p.timers.count.load(ordering: .relaxed) > 0
-            if !hasWork && nmspinning.load(ordering: .relaxed) + npidle.load(ordering: .relaxed) > 0
-                && blocked < 10_000_000 { continue }
-            if p.statusWord.compareExchange(expected: PStatus.syscall.rawValue, desired: PStatus.idle.rawValue,
-                                            ordering: .acquiringAndReleasing).exchanged {
-                p.syscalltick.wrappingAdd(1, ordering: .relaxed)
-                handOffP(p)
-                retaken += 1
-            }
-        }
-        return retaken
-    }
-
-    /// sysmon: with no preemption, a goroutine that computes without yielding keeps its P, and whatever
-    /// waits in that P's `runnext` would wait with it (thieves leave a running P's `runnext` alone, since
-    /// it normally runs next within microseconds). After `after` ns without a schedule on that P, move
-    /// its `runnext` to the global queue, where an idle or other P picks it up. Returns how many moved.
-    func rescueRunnextFromBusyPs(now: Int64, after: Int64) -> Int {
-        var moved = 0
-        for i in 0..<procs {
-            let p = self.p(i)
-            guard p.status == .running else { continue }
-            let busy = p.sysmonScheduleWatch.unchangedFor(p.schedtick.load(ordering: .relaxed), now: now)
-            if busy == 0 || busy < after { continue }
-            let next = p.runnext.load(ordering: .acquiring)
-            if next != 0 && p.runnext.compareExchange(expected: next, desired: 0, ordering: .acquiringAndReleasing).exchanged {
-                globalRunqPut(G.fromOpaque(next))
-                moved += 1
-            }
-        }
-        if moved > 0 { wakep() }
-        return moved
-    }
-
-    var anyPInBlockingCall: Bool {
-        for i in 0..<procs where p(i).status == .syscall { return true }
-        return false
-    }
-
-    // MARK: deadlock
-
-    enum DeadlockVerdict { case none, noGoroutines, allAsleep }
-
-    /// Caller holds `lock`. Decides whether nothing can ever run again; the caller reports after unlocking
-    /// (the report itself takes the scheduler lock to print thread states).
-    private func checkDeadlock() -> DeadlockVerdict {
-        guard ownsProcess.load(ordering: .relaxed), MainGoroutine.id.load(ordering: .relaxed) > 0,
-              !panicking.load(ordering: .relaxed) else { return .none }
-        let running = mcount.load(ordering: .relaxed) - nmidle.load(ordering: .relaxed)
-            - nmidlelocked.load(ordering: .relaxed) - nmsys.load(ordering: .relaxed)
-        if running > 0 { return .none }
-        if blockingCalls.load(ordering: .relaxed) > 0 || externalWaiters.load(ordering: .relaxed) > 0 { return .none }
-        if globalCount.load(ordering: .relaxed) > 0 || anyPWithWork() != nil { return .none }
-        if armedTimerCount > 0 { return .none }
-        let gs = goroutinesCopy()
-        var waiting = 0
-        for g in gs {
-            switch g.status {
-            case .waiting: waiting += 1
-            case .runnable, .running, .syscall: return .none
-            default: break
-            }
-        }
-        return waiting == 0 ? .noGoroutines : .allAsleep
-    }
-    /// Reports a deadlock found by `checkDeadlock` (never returns if there is one).
-    private func report(_ verdict: DeadlockVerdict) {
-        switch verdict {
-        case .none: return
-        case .noGoroutines: fatalDeadlock(message: "no goroutines (main called runtime.Goexit) - deadlock!", withGoroutines: false)
-        case .allAsleep: fatalDeadlock(message: "all goroutines are asleep - deadlock!", withGoroutines: true)
-        }
     }
 
 }

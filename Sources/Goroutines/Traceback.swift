@@ -88,7 +88,7 @@ public enum GoroutineTraceback {
 
     private static let internalMarkers = [
         "Goroutines.Scheduler.", "goroutineEntry", "runGoroutineBody", "Goroutines.RuntimeLock.",
-        "goroutinePanic", "captureCallerStack", "Goroutines.RuntimeSnapshot.", "Goroutines.ConsistentGoroutineProfile.", "Goroutines.Waiter.",
+        "goroutinePanic", "captureCallerStack", "Goroutines.RuntimeSnapshot.", "Goroutines.ConsistentGoroutineProfile.", "Goroutines.ContentionProfiler.", "Goroutines.Waiter.",
         "Goroutines.WaitNode.", "Goroutines.blockForever", "Goroutines.runSelect",
         "Swift.withUnsafeMutablePointer<", "Swift.withUnsafeTemporaryAllocation<",
     ]

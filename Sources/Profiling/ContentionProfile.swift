@@ -1,3 +1,4 @@
+import Goroutines
 // Block and mutex profiles, from the runtime's contention buckets.
 //
 // Proto shape (Go 1.27): sample types `contentions/count` and `delay/nanoseconds`, period type
@@ -74,7 +75,11 @@ public struct ContentionProfile: RenderableProfile {
     public func pprofProfile() throws -> Profile {
         let contentions = ValueType(type: "contentions", unit: "count")
         var builder = try ProfileBuilder(sampleTypes: [contentions, ValueType(type: "delay", unit: "nanoseconds")],
-                                         periodType: contentions, period: 1, timeNanos: timeNanos, resolver: resolver)
+                                         periodType: contentions, period: 1, timeNanos: timeNanos,
+                                         resolver: LeafTrimmingResolver(
+                                            base: resolver,
+                                            leafPCs: Set(records.compactMap { $0.stack.first.map { callSitePC(returnAddress: $0) } }),
+                                            isMachineryFrame: { GoroutineTraceback.isRuntimeInternal($0.function) }))
         for record in records {
             try builder.addSample(stack: record.stack, values: [record.count, record.delayNanoseconds])
         }

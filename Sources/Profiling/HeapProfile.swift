@@ -91,7 +91,7 @@ public struct HeapProfile: RenderableProfile {
             periodType: space, period: Int64(samplingRate),
             defaultSampleType: kind == .allocs ? "alloc_space" : nil,
             timeNanos: timeNanos, resolver: LeafTrimmingResolver(base: resolver, leafPCs: leafPCs(frames: frames, images: images),
-                                                                 isAllocatorFrame: isAllocatorFrame))
+                                                                 isMachineryFrame: isAllocatorFrame))
         for record in records {
             var labels: [Label] = []
             if record.sampledAllocations > 0 {
@@ -209,23 +209,4 @@ public enum HeapAllocatorFrames {
         guard let firstUser = stack.firstIndex(where: { !isAllocator($0) }) else { return stack }
         return Array(stack[firstUser...])
     }
-}
-
-/// Hands the builder leaf locations without their leading inlined allocator frames (at least one frame
-/// always stays). A PC is a leaf in every sample or in none, so each Location stays the same everywhere.
-private struct LeafTrimmingResolver: FrameResolver {
-    let base: any FrameResolver
-    let leafPCs: Set<UInt>
-    let isAllocatorFrame: @Sendable (SymbolicatedFrame) -> Bool
-
-    func frames(at pcs: [UInt]) -> [[SymbolicatedFrame]] {
-        zip(pcs, base.frames(at: pcs)).map { pc, frames in
-            guard leafPCs.contains(pc), frames.count > 1 else { return frames }
-            let firstUser = frames.firstIndex { !isAllocatorFrame($0) } ?? frames.count - 1
-            return Array(frames[firstUser...])
-        }
-    }
-
-    func mappings() -> [ImageMapping] { base.mappings() }
-    func mappingIndex(containing pc: UInt) -> Int? { base.mappingIndex(containing: pc) }
 }

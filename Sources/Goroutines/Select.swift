@@ -26,6 +26,14 @@ public struct SelectCase {
     }
 
     let kind: Kind
+    /// The channel operation again, unretained (`kind` keeps it alive), so select can gather the cases
+    /// without retaining each one.
+    let operation: Unmanaged<SelectOperation>?
+
+    init(kind: Kind) {
+        self.kind = kind
+        if case .channel(let op) = kind { operation = .passUnretained(op) } else { operation = nil }
+    }
 
     /// Receives from `channel`; `handler` gets the value, or nil if the channel is closed (Go's `ok` false).
     /// A nil `channel` never fires (Go's nil channel).
@@ -137,7 +145,8 @@ public func select(cases: [SelectCase]) {
 /// Operations a channel case performs under its channel's lock, erased over the element type (a class
 /// rather than a protocol: one vtable call, and the lock and address are plain stored fields).
 class SelectOperation {
-    let channelLock: RuntimeLock
+    /// Unretained: the subclass holds the channel, which holds its lock.
+    unowned(unsafe) let channelLock: RuntimeLock
     let channelAddress: UInt
 
     init(lock: RuntimeLock, address: UInt) {
@@ -329,8 +338,8 @@ private func runSelect(_ cases: [SelectCase]) {
     var defaultHandler: (() -> Void)?
     var timeout: (nanoseconds: Int64, handler: () -> Void)?
     var sawNilChannel = false
-    for c in cases {
-        switch c.kind {
+    for i in cases.indices {
+        switch cases[i].kind {
         case .channel: channelCases += 1
         case .never: sawNilChannel = true
         case .timeout(let ns, let handler):
@@ -347,9 +356,9 @@ private func runSelect(_ cases: [SelectCase]) {
     withUnsafeTemporaryAllocation(of: SelectScratch.self, capacity: max(channelCases, 1)) { buffer in
         let scratch = buffer.baseAddress!
         var n = 0
-        for c in cases {
-            if case .channel(let op) = c.kind {
-                (scratch + n).initialize(to: SelectScratch(operation: .passUnretained(op), pollOrder: n, lockOwner: n))
+        for i in cases.indices {
+            if let operation = cases[i].operation {
+                (scratch + n).initialize(to: SelectScratch(operation: operation, pollOrder: n, lockOwner: n))
                 n += 1
             }
         }

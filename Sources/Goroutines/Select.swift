@@ -171,8 +171,9 @@ class SelectOperation {
 final class SelectReceive<E: Sendable>: SelectOperation {
     let channel: Channel<E>
     let handler: (E?) -> Void
-    /// Where a sender puts the value while the select is blocked; allocated only when it blocks.
-    var slot: UnsafeMutablePointer<E?>?
+    /// Where a sender puts the value (an `E?`) while the select is blocked; allocated only when it blocks.
+    /// Untyped so destroying the case needs no `Optional<E>` metadata lookup on the fast path.
+    var slot: UnsafeMutableRawPointer?
 
     init(_ channel: Channel<E>, _ handler: @escaping (E?) -> Void) {
         self.channel = channel
@@ -181,7 +182,10 @@ final class SelectReceive<E: Sendable>: SelectOperation {
     }
 
     deinit {
-        if let slot { slot.deinitialize(count: 1); slot.deallocate() }
+        if let slot {
+            slot.assumingMemoryBound(to: E?.self).deinitialize(count: 1)
+            slot.deallocate()
+        }
     }
 
     override func completeIfReady(unlocking scratch: UnsafeMutablePointer<SelectScratch>, _ lockCount: Int) -> Bool {
@@ -203,10 +207,10 @@ final class SelectReceive<E: Sendable>: SelectOperation {
         let slot = self.slot ?? {
             let fresh = UnsafeMutablePointer<E?>.allocate(capacity: 1)
             fresh.initialize(to: nil)
-            self.slot = fresh
-            return fresh
+            self.slot = UnsafeMutableRawPointer(fresh)
+            return UnsafeMutableRawPointer(fresh)
         }()
-        node.pointee.element = UnsafeMutableRawPointer(slot)
+        node.pointee.element = slot
         channel.enqueueReceiver(node)
     }
 
@@ -214,7 +218,8 @@ final class SelectReceive<E: Sendable>: SelectOperation {
     override func completeAfterWake(success: Bool) {}
 
     override func runHandler() {
-        guard let slot else { return handler(nil) }
+        guard let raw = slot else { return handler(nil) }
+        let slot = raw.assumingMemoryBound(to: E?.self)
         let value = slot.move()
         slot.initialize(to: nil)
         handler(value)
@@ -225,8 +230,9 @@ final class SelectSend<E: Sendable>: SelectOperation {
     let channel: Channel<E>
     let handler: () -> Void
     let value: E
-    /// A copy of `value` a receiver can take while the select is blocked; allocated only when it blocks.
-    var offered: UnsafeMutablePointer<E>?
+    /// A copy of `value` (an `E`) a receiver can take while the select is blocked; allocated only when it
+    /// blocks. Untyped for the same reason as `SelectReceive.slot`.
+    var offered: UnsafeMutableRawPointer?
 
     init(_ value: E, _ channel: Channel<E>, _ handler: @escaping () -> Void) {
         self.channel = channel
@@ -236,7 +242,10 @@ final class SelectSend<E: Sendable>: SelectOperation {
     }
 
     deinit {
-        if let offered { offered.deinitialize(count: 1); offered.deallocate() }
+        if let offered {
+            offered.assumingMemoryBound(to: E.self).deinitialize(count: 1)
+            offered.deallocate()
+        }
     }
 
     override func completeIfReady(unlocking scratch: UnsafeMutablePointer<SelectScratch>, _ lockCount: Int) -> Bool {
@@ -258,10 +267,10 @@ final class SelectSend<E: Sendable>: SelectOperation {
         let offered = self.offered ?? {
             let fresh = UnsafeMutablePointer<E>.allocate(capacity: 1)
             fresh.initialize(to: value)
-            self.offered = fresh
-            return fresh
+            self.offered = UnsafeMutableRawPointer(fresh)
+            return UnsafeMutableRawPointer(fresh)
         }()
-        node.pointee.element = UnsafeMutableRawPointer(offered)
+        node.pointee.element = offered
         channel.enqueueSender(node)
     }
 

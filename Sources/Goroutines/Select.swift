@@ -26,6 +26,14 @@ public struct SelectCase {
     }
 
     let kind: Kind
+    /// The channel operation again, unretained (`kind` keeps it alive), so select can gather the cases
+    /// without retaining each one.
+    let operation: Unmanaged<SelectOperation>?
+
+    init(kind: Kind) {
+        self.kind = kind
+        if case .channel(let op) = kind { operation = .passUnretained(op) } else { operation = nil }
+    }
 
     /// Receives from `channel`; `handler` gets the value, or nil if the channel is closed (Go's `ok` false).
     /// A nil `channel` never fires (Go's nil channel).
@@ -96,7 +104,16 @@ public enum SelectBuilder {
     public static func buildExpression(_ c: some SelectClause) -> [SelectCase] { [c.selectCase] }
     public static func buildExpression(_ c: SelectCase) -> [SelectCase] { [c] }
     public static func buildExpression(_ c: [SelectCase]) -> [SelectCase] { c }
-    public static func buildBlock(_ parts: [SelectCase]...) -> [SelectCase] { parts.flatMap { $0 } }
+    public static func buildBlock(_ parts: [SelectCase]...) -> [SelectCase] {
+        // One exact-size array rather than flatMap's repeated growth: this runs on every select.
+        if parts.count == 1 { return parts[0] }
+        var all: [SelectCase] = []
+        var total = 0
+        for part in parts { total += part.count }
+        all.reserveCapacity(total)
+        for part in parts { all.append(contentsOf: part) }
+        return all
+    }
     public static func buildOptional(_ c: [SelectCase]?) -> [SelectCase] { c ?? [] }
     public static func buildEither(first c: [SelectCase]) -> [SelectCase] { c }
     public static func buildEither(second c: [SelectCase]) -> [SelectCase] { c }
@@ -128,7 +145,8 @@ public func select(cases: [SelectCase]) {
 /// Operations a channel case performs under its channel's lock, erased over the element type (a class
 /// rather than a protocol: one vtable call, and the lock and address are plain stored fields).
 class SelectOperation {
-    let channelLock: RuntimeLock
+    /// Unretained: the subclass holds the channel, which holds its lock.
+    unowned(unsafe) let channelLock: RuntimeLock
     let channelAddress: UInt
 
     init(lock: RuntimeLock, address: UInt) {
@@ -136,8 +154,12 @@ class SelectOperation {
         channelAddress = address
     }
 
-    /// Channel lock held. Proceeds if it can without waiting.
-    func poll() -> SelectPoll { fatalError("abstract") }
+    /// Every channel lock of the select held. If this case can proceed without waiting it does: releases
+    /// the locks, wakes its partner, runs the handler and returns true. The value travels through this
+    /// frame, so the poll pass allocates nothing.
+    func completeIfReady(unlocking scratch: UnsafeMutablePointer<SelectScratch>, _ lockCount: Int) -> Bool {
+        fatalError("abstract")
+    }
     /// Channel lock held: wait on the channel with `node`.
     func enqueue(_ node: UnsafeMutablePointer<WaitNode>) {}
     func remove(_ node: UnsafeMutablePointer<WaitNode>) {}
@@ -146,70 +168,109 @@ class SelectOperation {
     func runHandler() {}
 }
 
-enum SelectPoll {
-    case ready(UnsafeMutablePointer<WaitNode>?)
-    case sendOnClosed
-    case wouldBlock
-}
-
 final class SelectReceive<E: Sendable>: SelectOperation {
     let channel: Channel<E>
     let handler: (E?) -> Void
-    let slot: UnsafeMutablePointer<E?>
+    /// Where a sender puts the value (an `E?`) while the select is blocked; allocated only when it blocks.
+    /// Untyped so destroying the case needs no `Optional<E>` metadata lookup on the fast path.
+    var slot: UnsafeMutableRawPointer?
 
     init(_ channel: Channel<E>, _ handler: @escaping (E?) -> Void) {
         self.channel = channel
         self.handler = handler
-        slot = .allocate(capacity: 1)
-        slot.initialize(to: nil)
         super.init(lock: channel.lock, address: channel.address)
     }
 
-    deinit { slot.deinitialize(count: 1); slot.deallocate() }
-
-    override func poll() -> SelectPoll {
-        switch channel.receiveLocked(into: slot) {
-        case .done(let wake): return .ready(wake)
-        case .closed: return .ready(nil)
-        case .wouldBlock: return .wouldBlock
+    deinit {
+        if let slot {
+            slot.assumingMemoryBound(to: E?.self).deinitialize(count: 1)
+            slot.deallocate()
         }
     }
 
+    override func completeIfReady(unlocking scratch: UnsafeMutablePointer<SelectScratch>, _ lockCount: Int) -> Bool {
+        var received: E? = nil
+        switch channel.receiveLocked(into: &received) {
+        case .done(let wake):
+            unlockSelectChannels(scratch, lockCount)
+            if let wake { WaitNode.wake(wake) }
+        case .closed:
+            unlockSelectChannels(scratch, lockCount)
+        case .wouldBlock:
+            return false
+        }
+        handler(received)
+        return true
+    }
+
     override func enqueue(_ node: UnsafeMutablePointer<WaitNode>) {
-        node.pointee.element = UnsafeMutableRawPointer(slot)
+        let slot = self.slot ?? {
+            let fresh = UnsafeMutablePointer<E?>.allocate(capacity: 1)
+            fresh.initialize(to: nil)
+            self.slot = UnsafeMutableRawPointer(fresh)
+            return UnsafeMutableRawPointer(fresh)
+        }()
+        node.pointee.element = slot
         channel.enqueueReceiver(node)
     }
 
     override func remove(_ node: UnsafeMutablePointer<WaitNode>) { channel.removeReceiver(node) }
     override func completeAfterWake(success: Bool) {}
-    override func runHandler() { handler(slot.move()); slot.initialize(to: nil) }
+
+    override func runHandler() {
+        guard let raw = slot else { return handler(nil) }
+        let slot = raw.assumingMemoryBound(to: E?.self)
+        let value = slot.move()
+        slot.initialize(to: nil)
+        handler(value)
+    }
 }
 
 final class SelectSend<E: Sendable>: SelectOperation {
     let channel: Channel<E>
     let handler: () -> Void
-    let value: UnsafeMutablePointer<E>
+    let value: E
+    /// A copy of `value` (an `E`) a receiver can take while the select is blocked; allocated only when it
+    /// blocks. Untyped for the same reason as `SelectReceive.slot`.
+    var offered: UnsafeMutableRawPointer?
 
     init(_ value: E, _ channel: Channel<E>, _ handler: @escaping () -> Void) {
         self.channel = channel
         self.handler = handler
-        self.value = .allocate(capacity: 1)
-        self.value.initialize(to: value)
+        self.value = value
         super.init(lock: channel.lock, address: channel.address)
     }
 
-    deinit { value.deinitialize(count: 1); value.deallocate() }
+    deinit {
+        if let offered {
+            offered.assumingMemoryBound(to: E.self).deinitialize(count: 1)
+            offered.deallocate()
+        }
+    }
 
-    override func poll() -> SelectPoll {
-        switch channel.sendLocked(value.pointee) {
-        case .done(let wake): return .ready(wake)
-        case .closed: return .sendOnClosed
-        case .wouldBlock: return .wouldBlock
+    override func completeIfReady(unlocking scratch: UnsafeMutablePointer<SelectScratch>, _ lockCount: Int) -> Bool {
+        switch channel.sendLocked(value) {
+        case .done(let wake):
+            unlockSelectChannels(scratch, lockCount)
+            if let wake { WaitNode.wake(wake) }
+            handler()
+            return true
+        case .closed:
+            unlockSelectChannels(scratch, lockCount)
+            goroutinePanic("send on closed channel")
+        case .wouldBlock:
+            return false
         }
     }
 
     override func enqueue(_ node: UnsafeMutablePointer<WaitNode>) {
-        node.pointee.element = UnsafeMutableRawPointer(value)
+        let offered = self.offered ?? {
+            let fresh = UnsafeMutablePointer<E>.allocate(capacity: 1)
+            fresh.initialize(to: value)
+            self.offered = UnsafeMutableRawPointer(fresh)
+            return UnsafeMutableRawPointer(fresh)
+        }()
+        node.pointee.element = offered
         channel.enqueueSender(node)
     }
 
@@ -227,7 +288,10 @@ final class SelectWait: ParkCommit, @unchecked Sendable {
     private let winner = Atomic<Int>(-1)
     var g: G?
     var note: UnsafeMutablePointer<gr_note>?
-    var locks: [RuntimeLock] = []
+    /// The select's scratch (on its stack for the whole wait): the first `lockCount` entries' `lockOwner`
+    /// name the channels to unlock.
+    var scratch: UnsafeMutablePointer<SelectScratch>?
+    var lockCount = 0
     var timer: RuntimeTimer?
 
     /// The first claim wins; later ones (other channels, the timer) must leave this select alone.
@@ -245,21 +309,47 @@ final class SelectWait: ParkCommit, @unchecked Sendable {
     /// (Arming first means no waker can resume the goroutine before its timer exists to be stopped.)
     func commitPark(_ g: G) -> Bool {
         if let timer { Scheduler.shared.addTimer(timer) }
-        for lock in locks.reversed() { lock.unlock() }
+        if let scratch { unlockSelectChannels(scratch, lockCount) }
         return true
     }
 }
 
+/// Per-case bookkeeping of one select, kept in a stack buffer so choosing a ready case allocates nothing
+/// beyond the cases themselves.
+struct SelectScratch {
+    /// Case i's operation (kept alive by the caller's case list).
+    var operation: Unmanaged<SelectOperation>
+    /// Entry i: the case to poll i-th (a uniform random permutation).
+    var pollOrder: Int
+    /// Entry i < lockCount: the case whose channel is locked i-th (by address, each channel once).
+    var lockOwner: Int
+}
+
+@inline(__always)
+func selectChannelLock(_ scratch: UnsafeMutablePointer<SelectScratch>, _ i: Int) -> RuntimeLock {
+    scratch[scratch[i].lockOwner].operation.takeUnretainedValue().channelLock
+}
+
+@inline(__always)
+private func lockSelectChannels(_ scratch: UnsafeMutablePointer<SelectScratch>, _ lockCount: Int) {
+    for i in 0..<lockCount { selectChannelLock(scratch, i).lock() }
+}
+
+@inline(__always)
+func unlockSelectChannels(_ scratch: UnsafeMutablePointer<SelectScratch>, _ lockCount: Int) {
+    var i = lockCount
+    while i > 0 { i -= 1; selectChannelLock(scratch, i).unlock() }
+}
+
 @inline(__always)
 private func runSelect(_ cases: [SelectCase]) {
-    var operations: [SelectOperation] = []
+    var channelCases = 0
     var defaultHandler: (() -> Void)?
     var timeout: (nanoseconds: Int64, handler: () -> Void)?
     var sawNilChannel = false
-    operations.reserveCapacity(cases.count)
-    for c in cases {
-        switch c.kind {
-        case .channel(let op): operations.append(op)
+    for i in cases.indices {
+        switch cases[i].kind {
+        case .channel: channelCases += 1
         case .never: sawNilChannel = true
         case .timeout(let ns, let handler):
             if timeout == nil || ns < timeout!.nanoseconds { timeout = (ns, handler) }
@@ -268,59 +358,93 @@ private func runSelect(_ cases: [SelectCase]) {
             defaultHandler = handler
         }
     }
-    if operations.isEmpty && timeout == nil {
+    if channelCases == 0 && timeout == nil {
         if let defaultHandler { defaultHandler(); return }
         blockForever(sawNilChannel ? .select : .selectNoCases)
     }
+    withUnsafeTemporaryAllocation(of: SelectScratch.self, capacity: max(channelCases, 1)) { buffer in
+        let scratch = buffer.baseAddress!
+        var n = 0
+        for i in cases.indices {
+            if let operation = cases[i].operation {
+                (scratch + n).initialize(to: SelectScratch(operation: operation, pollOrder: n, lockOwner: n))
+                n += 1
+            }
+        }
+        runSelect(scratch, n, defaultHandler: defaultHandler, timeout: timeout)
+    }
+}
 
-    // Poll order: a uniform random permutation. Lock order: by channel address, each channel once.
-    var pollOrder = Array(operations.indices)
-    if pollOrder.count > 1 {
-        for i in stride(from: pollOrder.count - 1, to: 0, by: -1) {
-            pollOrder.swapAt(i, FastRandom.below(i + 1))
+@inline(__always)
+private func runSelect(
+    _ scratch: UnsafeMutablePointer<SelectScratch>, _ count: Int,
+    defaultHandler: (() -> Void)?, timeout: (nanoseconds: Int64, handler: () -> Void)?
+) {
+    @inline(__always) func operation(_ i: Int) -> SelectOperation { scratch[i].operation.takeUnretainedValue() }
+
+    // Poll order: Fisher-Yates over the identity. Lock order: insertion sort by channel address (selects
+    // have a handful of cases), then drop repeats of a channel.
+    var i = count - 1
+    while i > 0 {
+        let j = FastRandom.below(i + 1)
+        let t = scratch[i].pollOrder
+        scratch[i].pollOrder = scratch[j].pollOrder
+        scratch[j].pollOrder = t
+        i -= 1
+    }
+    var lockCount = 0
+    if count > 0 {
+        for k in 1..<max(count, 1) {
+            var j = k
+            let owner = scratch[k].lockOwner
+            let address = operation(owner).channelAddress
+            while j > 0 && operation(scratch[j - 1].lockOwner).channelAddress > address {
+                scratch[j].lockOwner = scratch[j - 1].lockOwner
+                j -= 1
+            }
+            scratch[j].lockOwner = owner
+        }
+        var last: UInt = 0
+        for k in 0..<count {
+            let owner = scratch[k].lockOwner
+            let address = operation(owner).channelAddress
+            if address != last {
+                scratch[lockCount].lockOwner = owner
+                lockCount += 1
+                last = address
+            }
         }
     }
-    let locks = lockOrder(operations)
-    for lock in locks { lock.lock() }
+    lockSelectChannels(scratch, lockCount)
 
-    for i in pollOrder {
-        switch operations[i].poll() {
-        case .ready(let wake):
-            for lock in locks.reversed() { lock.unlock() }
-            if let wake { WaitNode.wake(wake) }
-            operations[i].runHandler()
-            return
-        case .sendOnClosed:
-            for lock in locks.reversed() { lock.unlock() }
-            goroutinePanic("send on closed channel")
-        case .wouldBlock:
-            continue
-        }
+    for k in 0..<count where operation(scratch[k].pollOrder).completeIfReady(unlocking: scratch, lockCount) {
+        return
     }
     if let defaultHandler {
-        for lock in locks.reversed() { lock.unlock() }
+        unlockSelectChannels(scratch, lockCount)
         defaultHandler()
         return
     }
     if let timeout, timeout.nanoseconds <= 0 {
-        for lock in locks.reversed() { lock.unlock() }
+        unlockSelectChannels(scratch, lockCount)
         timeout.handler()
         return
     }
 
     // Block on every case at once.
     let wait = SelectWait()
-    wait.locks = locks
-    let timeoutIndex = operations.count
+    wait.scratch = scratch
+    wait.lockCount = lockCount
+    let timeoutIndex = count
     let start = ContentionProfiler.blockStart()
-    withUnsafeTemporaryAllocation(of: WaitNode.self, capacity: max(operations.count, 1)) { nodes in
+    withUnsafeTemporaryAllocation(of: WaitNode.self, capacity: max(count, 1)) { nodes in
         let selection = Unmanaged.passUnretained(wait)
-        for i in operations.indices {
+        for i in 0..<count {
             var node = WaitNode()
             node.selection = selection
             node.caseIndex = i
             (nodes.baseAddress! + i).initialize(to: node)
-            operations[i].enqueue(nodes.baseAddress! + i)
+            operation(i).enqueue(nodes.baseAddress! + i)
         }
         if let timeout {
             let timer = RuntimeTimer(action: .run({ [wait] in
@@ -340,44 +464,24 @@ private func runSelect(_ cases: [SelectCase]) {
             sched.ensureStarted()
             sched.externalWaiters.wrappingAdd(1, ordering: .relaxed)
             if let timer = wait.timer { sched.addTimer(timer) }
-            for lock in locks.reversed() { lock.unlock() }
+            unlockSelectChannels(scratch, lockCount)
             _ = gr_note_sleep(note, -1)
             sched.externalWaiters.wrappingSubtract(1, ordering: .relaxed)
         }
         // Woken: unlink the losing waiters (the winner was unlinked by whoever claimed it).
-        for lock in locks { lock.lock() }
-        for i in operations.indices { operations[i].remove(nodes.baseAddress! + i) }
-        for lock in locks.reversed() { lock.unlock() }
+        lockSelectChannels(scratch, lockCount)
+        for i in 0..<count { operation(i).remove(nodes.baseAddress! + i) }
+        unlockSelectChannels(scratch, lockCount)
+        wait.scratch = nil
         let won = wait.winningCase
         if let timer = wait.timer, won != timeoutIndex { Scheduler.shared.cancelTimer(timer) }
-        if won != timeoutIndex { operations[won].completeAfterWake(success: nodes[won].success) }
-        nodes.baseAddress!.deinitialize(count: operations.count)
+        if won != timeoutIndex { operation(won).completeAfterWake(success: nodes[won].success) }
+        nodes.baseAddress!.deinitialize(count: count)
     }
     if let note = wait.note { note.deallocate() }
     if start != 0 { ContentionProfiler.recordBlock(since: start) }
     let won = wait.winningCase
-    if won == timeoutIndex { timeout!.handler() } else { operations[won].runHandler() }
-}
-
-/// Each distinct channel's lock once, in address order (insertion sort: selects have a handful of cases).
-private func lockOrder(_ operations: [SelectOperation]) -> [RuntimeLock] {
-    if operations.count <= 1 { return operations.map(\.channelLock) }
-    var sorted = operations
-    for i in 1..<sorted.count {
-        var j = i
-        while j > 0 && sorted[j - 1].channelAddress > sorted[j].channelAddress {
-            sorted.swapAt(j - 1, j)
-            j -= 1
-        }
-    }
-    var locks: [RuntimeLock] = []
-    locks.reserveCapacity(sorted.count)
-    var last: UInt = 0
-    for op in sorted where op.channelAddress != last {
-        locks.append(op.channelLock)
-        last = op.channelAddress
-    }
-    return locks
+    if won == timeoutIndex { timeout!.handler() } else { operation(won).runHandler() }
 }
 
 extension Go {

@@ -93,6 +93,54 @@ final class SelectTests: XCTestCase {
         }
     }
 
+    func testBlockedSendCaseHandsItsOwnValueToTheReceiverThatWins() throws {
+        try Go.runBlocking {
+            let a = Channel<String>(), b = Channel<String>()
+            let selector = GoroutineIDBox()
+            let result = Collected<String>()
+            let wg = WaitGroup()
+            wg.go {
+                selector.publish()
+                select {
+                    Send("for a", to: a) { result.append("sent a") }
+                    Send("for b", to: b) { result.append("sent b") }
+                }
+            }
+            eventuallyParked(selector, .select)
+            XCTAssertEqual(b.receive(), "for b")
+            wg.wait()
+            XCTAssertEqual(result.values, ["sent b"])
+            if case .wouldBlock = a.tryReceive() {} else { XCTFail("the losing send case was left on its channel") }
+        }
+    }
+
+    func testCasesOnTheSameChannelTwiceLockItOnceAndStillFire() throws {
+        try Go.runBlocking {
+            let a = Channel<Int>(capacity: 1)
+            let result = Collected<String>()
+            a.send(5)
+            select {
+                Receive(a) { result.append("first \($0!)") }
+                Receive(a) { result.append("second \($0!)") }
+            }
+            XCTAssertEqual(result.values.count, 1)
+            XCTAssertTrue(result.values[0].hasSuffix(" 5"), "got \(result.values)")
+            let selector = GoroutineIDBox()
+            let wg = WaitGroup()
+            wg.go {
+                selector.publish()
+                select {
+                    Receive(a) { result.append("blocked \($0!)") }
+                    Send(9, to: a) { result.append("sent 9") }
+                    Receive(a) { result.append("blocked again \($0!)") }
+                }
+            }
+            wg.wait()
+            XCTAssertEqual(result.values.last, "sent 9", "an empty buffered channel takes the send at once")
+            XCTAssertEqual(a.receive(), 9)
+        }
+    }
+
     func testTimeoutFiresWhenNothingElseDoesAndTimersAreReleased() throws {
         try Go.runBlocking {
             let baseline = Scheduler.shared.armedTimerCount

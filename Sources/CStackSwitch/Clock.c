@@ -14,12 +14,6 @@ int64_t gr_nanotime(void) {
     return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
-int64_t gr_walltime(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
 int32_t gr_gettid(void) { return (int32_t)syscall(SYS_gettid); }
 
 void gr_cpu_relax(void) {

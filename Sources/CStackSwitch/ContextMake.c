@@ -1,7 +1,6 @@
 #include "CStackSwitch.h"
 
 extern void gr_goroutine_trampoline(void);
-extern char gr_goroutine_trampoline_return[];
 
 void gr_context_make(gr_context *ctx, uintptr_t stack_top, void (*entry)(void *), void *arg) {
     uintptr_t top = stack_top & ~(uintptr_t)15;
@@ -16,6 +15,3 @@ void gr_context_make(gr_context *ctx, uintptr_t stack_top, void (*entry)(void *)
     ctx->r13 = ctx->r14 = ctx->r15 = 0;
 }
 
-uintptr_t gr_trampoline_return_address(void) {
-    return (uintptr_t)gr_goroutine_trampoline_return;
-}

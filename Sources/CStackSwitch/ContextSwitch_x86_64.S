@@ -43,8 +43,6 @@ gr_goroutine_trampoline:
     movq %rsp, %rbp
     movq %r12, %rdi
     callq *%rbx
-    .globl gr_goroutine_trampoline_return
-gr_goroutine_trampoline_return:
     ud2                        // entry functions never return
     .cfi_endproc
     .size gr_goroutine_trampoline, .-gr_goroutine_trampoline

@@ -11,28 +11,6 @@ static long futex(uint32_t *addr, int op, uint32_t val, const struct timespec *t
     return syscall(SYS_futex, addr, op, val, ts, NULL, 0);
 }
 
-uint32_t gr_atomic_load_u32(const uint32_t *p) {
-    return atomic_load_explicit((_Atomic uint32_t *)p, memory_order_acquire);
-}
-
-void gr_atomic_store_u32(uint32_t *p, uint32_t v) {
-    atomic_store_explicit((_Atomic uint32_t *)p, v, memory_order_release);
-}
-
-void gr_futex_wait(uint32_t *addr, uint32_t expected, int64_t timeout_ns) {
-    struct timespec ts, *tsp = NULL;
-    if (timeout_ns >= 0) {
-        ts.tv_sec = timeout_ns / 1000000000;
-        ts.tv_nsec = timeout_ns % 1000000000;
-        tsp = &ts;
-    }
-    futex(addr, FUTEX_WAIT_PRIVATE, expected, tsp);
-}
-
-void gr_futex_wake(uint32_t *addr, int count) {
-    futex(addr, FUTEX_WAKE_PRIVATE, (uint32_t)count, NULL);
-}
-
 void gr_note_clear(gr_note *note) {
     atomic_store_explicit((_Atomic uint32_t *)&note->key, 0, memory_order_relaxed);
 }

@@ -18,11 +18,4 @@ int gr_stack_guard(void *addr, size_t len, bool allow_mprotect) {
     return 0;
 }
 
-void gr_stack_discard(void *addr, size_t len) {
-    // MADV_DONTNEED keeps MADV_GUARD guards (they survive it by design) and zero-fills on next touch.
-    madvise(addr, len, MADV_DONTNEED);
-}
 
-void gr_stack_unmap(void *addr, size_t len) {
-    munmap(addr, len);
-}

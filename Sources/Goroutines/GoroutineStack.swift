@@ -76,14 +76,6 @@ final class StackAllocator: @unchecked Sendable {
         }
     }
 
-    /// Drops the committed pages of a stack that goes into a long-term cache.
-    func discardPages(_ stack: GoroutineStack) {
-        gr_stack_discard(UnsafeMutableRawPointer(bitPattern: stack.low), stack.size)
-        if stack.guardLow == stack.low {
-            UnsafeMutablePointer<UInt>(bitPattern: stack.low)!.pointee = Self.canary
-        }
-    }
-
     static func canaryIntact(_ stack: GoroutineStack) -> Bool {
         stack.guardLow != stack.low || UnsafeMutablePointer<UInt>(bitPattern: stack.low)!.pointee == canary
     }

@@ -30,8 +30,6 @@ void gr_context_switch(gr_context *from, const gr_context *to);
 /// trampoline frame whose return address is 0 (unwinders stop there). `entry` must never return.
 void gr_context_make(gr_context *ctx, uintptr_t stack_top, void (*entry)(void *), void *arg);
 
-/// Address of the entry trampoline's call site (the last frame of every goroutine stack), for filtering.
-uintptr_t gr_trampoline_return_address(void);
 
 // ---- Goroutine stacks (Stacks.c) ----
 
@@ -40,9 +38,6 @@ void *gr_stack_reserve(size_t bytes);
 /// Makes [addr, addr+len) a guard region. Returns 1 for a VMA-free guard (MADV_GUARD_INSTALL),
 /// 2 for an mprotect guard (costs VMAs), 0 on failure.
 int gr_stack_guard(void *addr, size_t len, bool allow_mprotect);
-/// Gives the pages of a cached stack back to the kernel; the range stays reserved and usable.
-void gr_stack_discard(void *addr, size_t len);
-void gr_stack_unmap(void *addr, size_t len);
 
 // ---- Thread-local slots (ThreadLocal.c) ----
 // Accessors are out-of-line on purpose: a goroutine may resume on another thread, so no caller may keep
@@ -80,16 +75,10 @@ static inline bool gr_mutex_trylock(uint32_t *word) {
 static inline uintptr_t gr_load_relaxed(const uintptr_t *p) { return __atomic_load_n(p, __ATOMIC_RELAXED); }
 static inline void gr_store_relaxed(uintptr_t *p, uintptr_t v) { __atomic_store_n(p, v, __ATOMIC_RELAXED); }
 
-/// Plain futex word operations for blocking non-goroutine threads.
-uint32_t gr_atomic_load_u32(const uint32_t *p);
-void gr_atomic_store_u32(uint32_t *p, uint32_t v);
-void gr_futex_wait(uint32_t *addr, uint32_t expected, int64_t timeout_ns);
-void gr_futex_wake(uint32_t *addr, int count);
 
 // ---- Time and small helpers (Clock.c) ----
 
 int64_t gr_nanotime(void);           // CLOCK_MONOTONIC, ns
-int64_t gr_walltime(void);           // CLOCK_REALTIME, ns since the epoch
 int32_t gr_gettid(void);
 void gr_cpu_relax(void);
 /// The return address of the caller's caller: called from a non-inlined function F, the PC in F's caller.

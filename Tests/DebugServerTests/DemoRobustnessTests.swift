@@ -6,17 +6,6 @@ import Glibc
 import XCTest
 
 final class DemoRobustnessTests: DemoTestCase {
-    private let errorHeaders = "\r\nContent-Type: text/plain; charset=utf-8\r\nConnection: close\r\n\r\n"
-
-    /// Sends `request` and expects exactly `expected` back, then the server closing the connection.
-    private func assertRefusal(_ request: String, _ expected: String, file: StaticString = #filePath, line: UInt = #line) throws {
-        let connection = try RawConnection(port: port)
-        connection.send(request)
-        let (bytes, closed) = connection.readToEnd()
-        XCTAssertEqual(String(decoding: bytes, as: UTF8.self), expected, file: file, line: line)
-        XCTAssertTrue(closed, "the demo kept the connection open after an error", file: file, line: line)
-    }
-
     func testMalformedAndOversizedRequestsWithDefaultLimits() throws {
         try startDemo()
         let badRequest = "HTTP/1.1 400 Bad Request" + errorHeaders + "400 Bad Request"

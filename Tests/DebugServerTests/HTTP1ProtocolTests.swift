@@ -7,17 +7,6 @@ import Glibc
 import XCTest
 
 final class HTTP1ProtocolTests: ServerTestCase {
-    private let errorHeaders = "\r\nContent-Type: text/plain; charset=utf-8\r\nConnection: close\r\n\r\n"
-
-    /// Sends `request` and expects exactly `expected` back, followed by the server closing.
-    private func assertRefusal(_ request: String, _ expected: String, file: StaticString = #filePath, line: UInt = #line) throws {
-        let connection = try RawConnection(port: port)
-        connection.send(request)
-        let (bytes, closed) = connection.readToEnd()
-        XCTAssertEqual(String(decoding: bytes, as: UTF8.self), expected, file: file, line: line)
-        XCTAssertTrue(closed, "server kept the connection open after an error", file: file, line: line)
-    }
-
     func testMalformedRequestsGetGoStatusesAndClose() throws {
         try startServer()
         let badRequest = "HTTP/1.1 400 Bad Request" + errorHeaders + "400 Bad Request"

@@ -27,6 +27,18 @@ class ServerTestCase: XCTestCase {
         super.tearDown()
     }
 
+    /// The header block of every error the server refuses a request with (the status line comes before).
+    let errorHeaders = "\r\nContent-Type: text/plain; charset=utf-8\r\nConnection: close\r\n\r\n"
+
+    /// Sends `request` and expects exactly `expected` back, followed by the server closing the connection.
+    func assertRefusal(_ request: String, _ expected: String, file: StaticString = #filePath, line: UInt = #line) throws {
+        let connection = try RawConnection(port: port)
+        connection.send(request)
+        let (bytes, closed) = connection.readToEnd()
+        XCTAssertEqual(String(decoding: bytes, as: UTF8.self), expected, file: file, line: line)
+        XCTAssertTrue(closed, "the server kept the connection open after an error", file: file, line: line)
+    }
+
     /// One request on a fresh connection with `Connection: close`.
     func get(_ target: String, method: String = "GET", headers: [String] = [], body: String? = nil) throws -> ParsedResponse {
         let connection = try RawConnection(port: port)

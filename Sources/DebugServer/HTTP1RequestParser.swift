@@ -243,7 +243,9 @@ struct ChunkedBodyDecoder {
                         return .malformed
                     }
                     if size == 0 { state = .trailer; continue }
-                    if body.count + size > limit { return .tooLarge }
+                    // Compare against what is left of the budget: `body.count + size` can overflow
+                    // (a size of 7fffffffffffffff after one byte of body traps the process).
+                    if size > limit - body.count { return .tooLarge }
                     state = .data(remaining: size)
                 }
             case .data(let remaining):

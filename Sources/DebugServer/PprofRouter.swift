@@ -7,7 +7,8 @@
 //   remote symbolization). Other routes answer 405 to anything but GET and HEAD, as Go 1.27 does.
 // * `profile` answers 404 `Unknown profile` until the provider has a CPU profiler, and `trace`
 //   always does (there is no Go execution trace to give); neither is listed on the index then.
-// * `seconds=N` above `maxProfileSeconds` is refused with 400 (Go has no cap).
+// * `seconds=N` above `maxProfileSeconds` (or beyond Int64) is refused with 400 (Go has no cap and
+//   runs 30 s for an out-of-range value).
 // * Concurrency limits per profile (see HandlerPool): 429 when the lane is full.
 // * An optional bearer token: 401 without it.
 import Foundation
@@ -137,8 +138,10 @@ struct PprofRouter: Sendable {
     }
 
     private func cpuProfileRoute(query: QueryParameters) -> RouteDecision {
-        // Go: missing, unparsable or non-positive seconds silently mean 30.
-        let requested = query["seconds"].flatMap(goParseInt) ?? 30
+        // Go: missing, unparsable or non-positive seconds silently mean 30. A positive value too large
+        // for Int64 is no syntax error but a request beyond any cap: refused like one over our cap.
+        let text = query["seconds"] ?? ""
+        let requested = goParseInt(text) ?? (goAtoiIgnoringErrors(text) == Int.max ? Int.max : 30)
         let seconds = requested > 0 ? requested : 30
         if seconds > maxProfileSeconds {
             return .respond(pprofErrorResponse(

@@ -66,6 +66,17 @@ final class HTTP1ProtocolTests: ServerTestCase {
         chunked.send("POST /debug/pprof/symbol HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
                      + "40\r\n" + String(repeating: "1", count: 64) + "\r\n1\r\n1\r\n0\r\n\r\n")
         XCTAssertTrue(String(decoding: chunked.readToEnd().bytes, as: UTF8.self).hasPrefix("HTTP/1.1 413 "))
+
+        // Issue 11, failure 1: a chunk size near Int.max after one byte of body overflowed
+        // `body.count + size` and trapped the whole process. It must be a 413 and the server lives on.
+        for size in ["7fffffffffffffff", "7ffffffffffffffe", "ffffffffffffffff"] {
+            let hostile = try RawConnection(port: port)
+            hostile.send("POST /debug/pprof/symbol HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+                         + "1\r\n1\r\n\(size)\r\n")
+            let answer = String(decoding: hostile.readToEnd().bytes, as: UTF8.self)
+            XCTAssertTrue(answer.hasPrefix("HTTP/1.1 413 ") || answer.hasPrefix("HTTP/1.1 400 "), "\(size): \(answer)")
+        }
+        XCTAssertEqual(try get("/debug/pprof/cmdline").status, 200)
     }
 
     func testExpectContinue() throws {

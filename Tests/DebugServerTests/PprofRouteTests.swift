@@ -318,6 +318,14 @@ final class CPUProfileRouteTests: ServerTestCase {
         let tooLong = try get("/debug/pprof/profile?seconds=121")
         XCTAssertEqual(tooLong.status, 400)
         XCTAssertEqual(tooLong.text, "profile duration exceeds server's limit of 120 seconds\n")
+        // Beyond Int64: refused at once, not read as "unparsable, so 30" (issue 11, failure 5).
+        for huge in ["99999999999999999999", "%2B99999999999999999999"] {
+            let overflow = try get("/debug/pprof/profile?seconds=" + huge)
+            XCTAssertEqual(overflow.status, 400, huge)
+            XCTAssertEqual(overflow.text, "profile duration exceeds server's limit of 120 seconds\n")
+        }
+        _ = try get("/debug/pprof/profile?seconds=-99999999999999999999")
+        XCTAssertEqual(provider.lastSeconds.load(ordering: .relaxed), 30)
 
         let first = try RawConnection(port: port)
         first.send("GET /debug/pprof/profile?seconds=1 HTTP/1.1\r\nHost: x\r\n\r\n")

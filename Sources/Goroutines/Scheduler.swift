@@ -76,7 +76,7 @@ final class Scheduler: @unchecked Sendable {
 
     @inline(__always) func p(_ index: Int) -> P { allpTable[index]!.takeUnretainedValue() }
 
-    var procs: Int { gomaxprocs.load(ordering: .relaxed) }
+    var procs: Int { gomaxprocs.load(ordering: .acquiring) }
 
     // MARK: start-up
 
@@ -151,7 +151,8 @@ final class Scheduler: @unchecked Sendable {
         let n = min(max(1, requested), Self.maxProcs)
         lock.lock()
         let old = procs
-        gomaxprocs.store(n, ordering: .relaxed)
+        // Ps first, `procs` after: other Ms read `procs` without the lock and index the table with it
+        // (stealing, sysmon), so a P must exist before its id is below `procs`.
         let created = procsCreated.load(ordering: .relaxed)
         if n > created {
             for i in created..<n {
@@ -160,6 +161,7 @@ final class Scheduler: @unchecked Sendable {
             }
             procsCreated.store(n, ordering: .releasing)
         }
+        gomaxprocs.store(n, ordering: .releasing)
         // Highest id first, so that popping hands out P0 first (the main thread gets P0, as in Go).
         for i in (0..<n).reversed() where self.p(i).status == .dead || (i >= old && self.p(i).m == nil && self.p(i).status == .idle) {
             let p = self.p(i)

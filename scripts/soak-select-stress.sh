@@ -6,7 +6,11 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 runs="${1:-100}"
 swift build --build-tests >&2 || exit 1
-bundle=".build/debug/GoroutinesPackageTests.xctest"
+# A private copy, so rebuilding the package while the soak runs does not change what is tested.
+copy="$(mktemp -d)"
+trap 'rm -rf "$copy"' EXIT
+cp .build/debug/GoroutinesPackageTests.xctest "$copy/"
+bundle="$copy/GoroutinesPackageTests.xctest"
 for ((i = 1; i <= runs; i++)); do
     if ! out="$("$bundle" GoroutinesTests.SelectGoSemanticsTests/testSelectStress 2>&1)" \
         || ! grep -q "Executed 1 test, with 0 failures" <<< "$out"; then

@@ -40,8 +40,10 @@ final class HandlerPool: @unchecked Sendable {
 
     private let maxRunningPerKey: Int
     private let maxQueuedPerKey: Int
+    private let budget: ResponseMemoryBudget
 
-    init(workerThreads: Int, maxRunningPerKey: Int, maxQueuedPerKey: Int) {
+    init(workerThreads: Int, maxRunningPerKey: Int, maxQueuedPerKey: Int, budget: ResponseMemoryBudget) {
+        self.budget = budget
         self.maxRunningPerKey = maxRunningPerKey
         self.maxQueuedPerKey = maxQueuedPerKey
         liveWorkers = workerThreads
@@ -110,12 +112,19 @@ final class HandlerPool: @unchecked Sendable {
                 // Run even if the client already left: a half-closed client still reads the answer
                 // (as with Go), and handlers that poll `cancel` stop early anyway.
                 let response = job.item.run(job.cancel)
+                // A streamed body is written here, holding the lane's slot: a slow reader slows its
+                // own lane, and the number of bodies being built at once stays bounded.
+                var delivered = false
+                if let produce = response.producer {
+                    runStreamingResponse(head: response, produce: produce, budget: budget, deliver: job.completion)
+                    delivered = true
+                }
                 condition.lock()
                 runningPerKey[job.key, default: 1] -= 1
                 if runningPerKey[job.key] == 0 { runningPerKey[job.key] = nil }
                 condition.broadcast()
                 condition.unlock()
-                job.completion(response)
+                if !delivered { job.completion(response) }
                 condition.lock()
                 continue
             }

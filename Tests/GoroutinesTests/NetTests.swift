@@ -386,3 +386,24 @@ func XCTAssertThrowsNetError<T>(_ expression: @autoclosure () throws -> T, _ kin
         XCTFail("expected NetError, got \(error)", file: file, line: line)
     }
 }
+
+/// Whole-process behaviour of programs that wait on the network.
+final class NetProcessTests: XCTestCase {
+    func testAListenerOnlyProgramIsNotReportedAsDeadlocked() throws {
+        for procs in ["1", "2"] {
+            let r = try ScenarioProcess.run("net-listener-only", environment: ["GOMAXPROCS": procs])
+            XCTAssertEqual(r.stderr, "", "no deadlock report while goroutines wait in IO wait (GOMAXPROCS=\(procs))")
+            XCTAssertEqual(r.stdout, "accepted from 127.0.0.1\n")
+            XCTAssertEqual(r.status, 0)
+        }
+    }
+
+    func testScheddetailShowsGoroutinesInIOWait() throws {
+        let r = try ScenarioProcess.run("net-schedtrace", environment: ["GODEBUG": "schedtrace=100,scheddetail=1", "GOMAXPROCS": "2"])
+        XCTAssertEqual(r.status, 0)
+        let gLines = r.stderr.split(separator: "\n").filter { $0.hasPrefix("  G") }.map(String.init)
+        let ioWait = gLines.filter { $0.contains("(IO wait)") }
+        XCTAssertFalse(ioWait.isEmpty, r.stderr)
+        for line in ioWait { XCTAssertMatches(line, #"  G\d+: status=4\(IO wait\) m=nil lockedm=nil"#) }
+    }
+}

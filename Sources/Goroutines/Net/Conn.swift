@@ -30,40 +30,62 @@ public final class Conn: Sendable {
     /// Reads what is available into `buffer`, waiting for at least one byte. Returns the number of bytes
     /// read; 0 means the peer closed its writing side (Go's io.EOF) or `buffer` is empty.
     public func read(into buffer: UnsafeMutableRawBufferPointer) throws(NetError) -> Int {
+        if isOnGoroutine { return try readNow(buffer) }
         nonisolated(unsafe) let buffer = buffer
-        return try onGoroutine { () throws(NetError) -> Int in
-            do throws(SocketFailure) { return try self.socket.read(into: buffer) } catch { throw self.failure("read", error) }
-        }
+        return try onGoroutine { () throws(NetError) -> Int in try self.readNow(buffer) }
     }
 
     /// Reads into the start of `bytes` (up to its count); see `read(into:)` for the result.
     public func read(into bytes: inout [UInt8]) throws(NetError) -> Int {
-        try bytes.withUnsafeMutableBytes { raw in Result { () throws(NetError) -> Int in try read(into: raw) } }.get()
+        var failure: NetError?
+        let n = bytes.withUnsafeMutableBytes { raw -> Int in
+            do throws(NetError) { return try read(into: raw) } catch { failure = error; return 0 }
+        }
+        if let failure { throw failure }
+        return n
     }
 
     /// Reads what is available, at most `maxBytes`, waiting for at least one byte. Empty at end of stream.
     public func read(upTo maxBytes: Int) throws(NetError) -> [UInt8] {
-        var bytes = [UInt8](repeating: 0, count: max(0, maxBytes))
-        let n = try read(into: &bytes)
-        bytes.removeLast(bytes.count - n)
+        if !isOnGoroutine { return try onGoroutine { () throws(NetError) -> [UInt8] in try self.read(upTo: maxBytes) } }
+        var failure: NetError?
+        let bytes = [UInt8](unsafeUninitializedCapacity: max(0, maxBytes)) { buffer, count in
+            do throws(NetError) { count = try readNow(UnsafeMutableRawBufferPointer(buffer)) } catch { failure = error; count = 0 }
+        }
+        if let failure { throw failure }
         return bytes
     }
 
     /// Writes all of `bytes`, waiting for buffer space as needed, or throws.
     public func write(_ bytes: UnsafeRawBufferPointer) throws(NetError) {
+        if isOnGoroutine { return try writeNow(bytes) }
         nonisolated(unsafe) let bytes = bytes
-        try onGoroutine { () throws(NetError) in
-            do throws(SocketFailure) { try self.socket.write(bytes) } catch { throw self.failure("write", error) }
-        }
+        try onGoroutine { () throws(NetError) in try self.writeNow(bytes) }
     }
 
     public func write(_ bytes: [UInt8]) throws(NetError) {
-        try bytes.withUnsafeBytes { raw in Result { () throws(NetError) in try write(raw) } }.get()
+        var failure: NetError?
+        bytes.withUnsafeBytes { raw in
+            do throws(NetError) { try write(raw) } catch { failure = error }
+        }
+        if let failure { throw failure }
     }
 
     public func write(_ text: String) throws(NetError) {
         var text = text
-        try text.withUTF8 { utf8 in Result { () throws(NetError) in try write(UnsafeRawBufferPointer(utf8)) } }.get()
+        var failure: NetError?
+        text.withUTF8 { utf8 in
+            do throws(NetError) { try write(UnsafeRawBufferPointer(utf8)) } catch { failure = error }
+        }
+        if let failure { throw failure }
+    }
+
+    private func readNow(_ buffer: UnsafeMutableRawBufferPointer) throws(NetError) -> Int {
+        do throws(SocketFailure) { return try socket.read(into: buffer) } catch { throw failure("read", error) }
+    }
+
+    private func writeNow(_ bytes: UnsafeRawBufferPointer) throws(NetError) {
+        do throws(SocketFailure) { try socket.write(bytes) } catch { throw failure("write", error) }
     }
 
     /// Closes the connection. Goroutines parked in a read or write on it fail with `.closed`; later calls
@@ -112,6 +134,9 @@ func monotonicNanos(_ instant: ContinuousClock.Instant) -> Int64 {
     let sum = now.addingReportingOverflow(nanos.partialValue &+ attoseconds / 1_000_000_000)
     return sum.overflow ? Int64.max - 1 : max(1, sum.partialValue)
 }
+
+/// True on a goroutine (socket calls may park); false on a plain thread.
+var isOnGoroutine: Bool { M.current?.curG != nil }
 
 /// Runs a socket call on a goroutine: directly when already on one, otherwise on a new goroutine while
 /// the calling thread blocks (a plain thread cannot park).

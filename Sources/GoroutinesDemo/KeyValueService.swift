@@ -19,8 +19,14 @@ final class KeyValueService: Sendable {
     /// Accepts until the listener is closed.
     func run() {
         while true {
-            guard let conn = try? listener.accept() else { return }
-            go { self.serve(conn) }
+            do throws(NetError) {
+                let conn = try listener.accept()
+                go { self.serve(conn) }
+            } catch where error.kind == .closed {
+                return
+            } catch {
+                Go.sleep(for: .milliseconds(10))   // out of file descriptors, say: try again shortly
+            }
         }
     }
 

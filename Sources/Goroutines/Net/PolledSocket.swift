@@ -1,4 +1,5 @@
 import CStackSwitch
+import Synchronization
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -34,6 +35,9 @@ final class PolledSocket: @unchecked Sendable {
     let descriptor: PollDescriptor
     /// The descriptor's token when registered: calls after `close` fail even if the descriptor is reused.
     let token: UInt64
+    /// Set by this socket's own `close`: later calls fail here without looking at a descriptor that may
+    /// already serve another socket.
+    private let closed = Atomic<Bool>(false)
 
     /// Takes ownership of `fd` (closing it if registration fails).
     init(fd: Int32) throws(SocketFailure) {
@@ -47,9 +51,13 @@ final class PolledSocket: @unchecked Sendable {
         token = descriptor.token
     }
 
+    /// A connection dropped without `close` still gives its fd back (Go does it in a finalizer).
+    deinit { if !closed.load(ordering: .acquiring) { _ = descriptor.close(token) } }
+
     /// Runs `body` as one operation: the fd stays open until it ends, even if `close` comes in between.
     @inline(__always)
     private func operation<T>(_ body: () throws(SocketFailure) -> T) throws(SocketFailure) -> T {
+        if closed.load(ordering: .acquiring) { throw .closed }
         do { try descriptor.beginOperation(token) } catch { throw SocketFailure(error) }
         defer { descriptor.endOperation() }
         return try body()
@@ -154,6 +162,7 @@ final class PolledSocket: @unchecked Sendable {
 
     /// Sets the read and/or write deadline (absolute monotonic ns; nil: none).
     func setDeadline(read: Bool, write: Bool, _ when: Int64?) throws(SocketFailure) {
+        if closed.load(ordering: .acquiring) { throw .closed }
         do {
             if read { try descriptor.setDeadline(.read, when, token) }
             if write { try descriptor.setDeadline(.write, when, token) }
@@ -164,5 +173,8 @@ final class PolledSocket: @unchecked Sendable {
 
     /// Wakes every waiter with `.closed`; the fd closes when the last call in progress ends.
     /// False if it was already closed.
-    func close() -> Bool { descriptor.close(token) }
+    func close() -> Bool {
+        if closed.exchange(true, ordering: .acquiringAndReleasing) { return false }
+        return descriptor.close(token)
+    }
 }

@@ -520,6 +520,7 @@ final class Scheduler: @unchecked Sendable {
             if let g = runqget(p) { return g }
             if globalCount.load(ordering: .relaxed) > 0, let g = globalRunqGet(p, max: 0) { return g }
             if timersPending, let g = runOtherPsTimers(p, now: now) { return g }
+            if let g = pollNetworkWithoutBlocking() { return g }
 
             let busy = procs - npidle.load(ordering: .relaxed)
             if m.spinning || 2 * nmspinning.load(ordering: .relaxed) < busy {
@@ -558,7 +559,12 @@ final class Scheduler: @unchecked Sendable {
                     lock.unlock()
                 }
             }
-            stopM(m, until: earliestTimer())
+            // Goroutines waiting on sockets: the last M to go idle blocks in the poller instead.
+            switch blockInNetpoll(m) {
+            case .run(let g): return g
+            case .retry: continue
+            case .notNeeded: stopM(m, until: earliestTimer())
+            }
         }
     }
 

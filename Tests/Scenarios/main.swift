@@ -184,7 +184,7 @@ final class NSLockish: @unchecked Sendable {
 }
 
 let args = CommandLine.arguments
-guard args.count == 2, let scenario = scenarios[args[1]] else {
+guard args.count == 2, let scenario = scenarios[args[1]] ?? netScenarios[args[1]] else {
     let names = scenarios.keys.sorted().joined(separator: ", ")
     print("usage: \(args.first ?? "scenarios") <scenario>\nscenarios: \(names)")
     exit(64)

@@ -282,8 +282,20 @@ final class DWARFLineTable {
             if rows[mid].address <= address { low = mid + 1 } else { high = mid }
         }
         guard low > sequence.rows.lowerBound else { return nil }
-        let found = rows[low - 1]
+        // Code the compiler made has line 0 ("<compiler-generated>" in Swift); it belongs to the statement
+        // around it, so report the nearest real row before it, else the one after it.
+        var found = rows[low - 1]
+        if !isReal(found) {
+            let before = stride(from: low - 2, through: max(sequence.rows.lowerBound, low - 65), by: -1)
+                .first { isReal(rows[$0]) }
+            let after = before == nil ? (low..<min(sequence.rows.upperBound, low + 64)).first { isReal(rows[$0]) } : nil
+            if let index = before ?? after { found = rows[index] }
+        }
         return (filePath(found.file), Int(found.line))
+    }
+
+    private func isReal(_ row: Row) -> Bool {
+        row.line != 0 && !filePath(row.file).hasPrefix("<")
     }
 
     func filePath(_ index: UInt32) -> String {

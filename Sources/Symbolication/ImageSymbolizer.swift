@@ -18,7 +18,7 @@ final class ImageSymbolizer {
     private var symbols = ELFSymbolTable.empty
     private var lineTable: DWARFLineTable?
     private var scopes: DWARFScopes?
-    private var readableNames: [String: String] = [:]
+    private var readableNames: [String: (name: String, kind: FrameKind)] = [:]
 
     init(file: ELFFile) {
         self.file = file
@@ -61,6 +61,11 @@ final class ImageSymbolizer {
 
     /// Frames for link-time address `address`, innermost first; `bias` turns link-time into runtime
     /// addresses (for `entry`). Empty when the image knows nothing about the address.
+    ///
+    /// Compiler thunks are left out of the chain when real code was inlined into them (a `partial apply`
+    /// forwarder holding a closure's body is reported as the closure); the innermost remaining frame then
+    /// stands as the physical one. A PC that is nothing but thunk keeps its frame, marked `.thunk`, so stack
+    /// filters can drop the whole PC.
     func frames(at address: UInt64, bias: UInt) -> [SymbolicatedFrame] {
         loadIfNeeded()
         let symbol = symbols.symbol(containing: address)
@@ -69,13 +74,18 @@ final class ImageSymbolizer {
 
         guard let outermost = chain.first else {
             guard let symbol else { return [] }
-            return [SymbolicatedFrame(function: readableName(symbol.name), systemName: symbol.name,
+            let described = describe(symbol.name)
+            return [SymbolicatedFrame(function: described.name, systemName: symbol.name,
                                       file: location?.file ?? "", line: location?.line ?? 0,
-                                      entry: UInt(truncatingIfNeeded: symbol.address) &+ bias)]
+                                      entry: UInt(truncatingIfNeeded: symbol.address) &+ bias, kind: described.kind)]
         }
-        // The physical function: the linker symbol when there is one (it matches `entry`), else DWARF's name.
-        let physicalName = symbol?.name ?? outermost.name
-        let entry = UInt(truncatingIfNeeded: symbol?.address ?? outermost.lowPC) &+ bias
+        // The physical function: for Swift, DWARF's subprogram whose ranges hold the address (right where
+        // identical functions were folded and several symbols share the address); for C, the linker symbol
+        // (DWARF names glibc's functions by internal aliases such as `__GI_qsort`).
+        let physicalName = SwiftNameFormatter.isSwiftMangled(outermost.name) || symbol == nil ? outermost.name : symbol!.name
+        let entryAddress = symbol.map { $0.address <= outermost.lowPC || outermost.lowPC == 0 ? $0.address : outermost.lowPC }
+            ?? outermost.lowPC
+        let entry = UInt(truncatingIfNeeded: entryAddress) &+ bias
         var frames: [SymbolicatedFrame] = []
         frames.reserveCapacity(chain.count)
         for depth in stride(from: chain.count - 1, through: 0, by: -1) {
@@ -90,10 +100,15 @@ final class ImageSymbolizer {
                 file = chain[depth + 1].callFile
                 line = chain[depth + 1].callLine
             }
+            let described = systemName.isEmpty ? (name: "?", kind: FrameKind.code) : describe(systemName)
             frames.append(SymbolicatedFrame(
-                function: systemName.isEmpty ? "?" : readableName(systemName),
-                systemName: systemName.isEmpty ? "?" : systemName,
-                file: file, line: line, startLine: scope.declLine, entry: entry, isInlined: depth != 0))
+                function: described.name, systemName: systemName.isEmpty ? "?" : systemName,
+                file: file, line: line, startLine: scope.declLine, entry: entry, isInlined: depth != 0,
+                kind: described.kind))
+        }
+        if frames.count > 1, frames.contains(where: { $0.kind == .thunk }), frames.contains(where: { $0.kind != .thunk }) {
+            frames.removeAll { $0.kind == .thunk }
+            frames[frames.count - 1].isInlined = false
         }
         return frames
     }
@@ -110,10 +125,10 @@ final class ImageSymbolizer {
         return lineTable.location(of: address, unit: nil)
     }
 
-    private func readableName(_ symbol: String) -> String {
+    private func describe(_ symbol: String) -> (name: String, kind: FrameKind) {
         if let cached = readableNames[symbol] { return cached }
-        let name = SwiftNameFormatter.readableName(forSymbol: symbol)
-        readableNames[symbol] = name
-        return name
+        let described = SwiftNameFormatter.describe(symbol: symbol)
+        readableNames[symbol] = described
+        return described
     }
 }

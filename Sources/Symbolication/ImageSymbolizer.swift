@@ -66,6 +66,10 @@ final class ImageSymbolizer {
     /// forwarder holding a closure's body is reported as the closure); the innermost remaining frame then
     /// stands as the physical one. A PC that is nothing but thunk keeps its frame, marked `.thunk`, so stack
     /// filters can drop the whole PC.
+    ///
+    /// Code the compiler made up has line 0 in "<compiler-generated>"; such a location is attributed to the
+    /// nearest real line of the same function's own code before it, else to the function's declaration. An
+    /// inlined leaf with no line of its own at all (a wrapper the optimizer left around a call) is a thunk.
     func frames(at address: UInt64, bias: UInt) -> [SymbolicatedFrame] {
         loadIfNeeded()
         let symbol = symbols.symbol(containing: address)
@@ -75,8 +79,13 @@ final class ImageSymbolizer {
         guard let outermost = chain.first else {
             guard let symbol else { return [] }
             let described = describe(symbol.name)
-            return [SymbolicatedFrame(function: described.name, systemName: symbol.name,
-                                      file: location?.file ?? "", line: location?.line ?? 0,
+            var file = location?.file ?? ""
+            var line = location?.line ?? 0
+            if !Self.isRealLocation(file, line), let lineTable,
+               let found = lineTable.nearestRealRow(before: address &+ 1, unit: nil, accept: { rowAddress, _ in rowAddress >= symbol.address }) {
+                (file, line) = found
+            }
+            return [SymbolicatedFrame(function: described.name, systemName: symbol.name, file: file, line: line,
                                       entry: UInt(truncatingIfNeeded: symbol.address) &+ bias, kind: described.kind)]
         }
         // The physical function: for Swift, DWARF's subprogram whose ranges hold the address (right where
@@ -89,18 +98,33 @@ final class ImageSymbolizer {
         var frames: [SymbolicatedFrame] = []
         frames.reserveCapacity(chain.count)
         for depth in stride(from: chain.count - 1, through: 0, by: -1) {
-            let scope = chain[depth]
+            var scope = chain[depth]
+            if !Self.isRealLocation(scope.declFile, 1), SwiftNameFormatter.isSwiftMangled(scope.name),
+               let declared = scopes?.declaration(ofLinkageName: scope.name, lineTable: lineTable) {
+                (scope.declFile, scope.declLine) = (declared.file, scope.declLine > 0 ? scope.declLine : declared.line)
+            }
             let systemName = depth == 0 ? physicalName : scope.name
-            let file: String
-            let line: Int
-            if depth == chain.count - 1 {
+            var described = systemName.isEmpty ? (name: "?", kind: FrameKind.code) : describe(systemName)
+            var file: String
+            var line: Int
+            let innermost = depth == chain.count - 1
+            if innermost {
                 file = location?.file ?? ""
                 line = location?.line ?? 0
             } else {
                 file = chain[depth + 1].callFile
                 line = chain[depth + 1].callLine
             }
-            let described = systemName.isEmpty ? (name: "?", kind: FrameKind.code) : describe(systemName)
+            if !Self.isRealLocation(file, line) {
+                if let found = nearestOwnLine(of: scope, named: systemName, before: address,
+                                              callee: innermost ? nil : chain[depth + 1]) {
+                    (file, line) = found
+                } else if innermost && depth > 0 {
+                    described.kind = .thunk
+                } else if Self.isRealLocation(scope.declFile, scope.declLine) {
+                    (file, line) = (scope.declFile, scope.declLine)
+                }
+            }
             frames.append(SymbolicatedFrame(
                 function: described.name, systemName: systemName.isEmpty ? "?" : systemName,
                 file: file, line: line, startLine: scope.declLine, entry: entry, isInlined: depth != 0,
@@ -111,6 +135,32 @@ final class ImageSymbolizer {
             frames[frames.count - 1].isInlined = false
         }
         return frames
+    }
+
+    private static func isRealLocation(_ file: String, _ line: Int) -> Bool {
+        line > 0 && !file.isEmpty && !file.hasPrefix("<") && !file.hasPrefix("/<")
+    }
+
+    /// The last real line of `scope`'s own code before `address` (before the inlined call `callee` when
+    /// there is one): a row inside the scope's ranges, outside the callee's, in the scope's own file (its
+    /// declaration file, or a Swift file for a Swift function whose declaration file DWARF does not give).
+    private func nearestOwnLine(of scope: DWARFScopes.ScopeInfo, named name: String, before address: UInt64,
+                                callee: DWARFScopes.ScopeInfo?) -> (String, Int)? {
+        guard let lineTable else { return nil }
+        var limit = address &+ 1
+        if let callee {
+            guard let start = callee.ranges.first(where: { $0.contains(address) })?.lowerBound else { return nil }
+            limit = start
+        }
+        let ownFile = Self.isRealLocation(scope.declFile, 1) ? scope.declFile : nil
+        let swift = SwiftNameFormatter.isSwiftMangled(name)
+        let unit = scopes?.hasUnits == true ? scopes?.lineTableUnit(containing: address) : nil
+        return lineTable.nearestRealRow(before: limit, unit: unit) { rowAddress, path in
+            guard scope.ranges.contains(where: { $0.contains(rowAddress) }),
+                  !(callee?.ranges.contains { $0.contains(rowAddress) } ?? false) else { return false }
+            if let ownFile { return path == ownFile }
+            return !swift || path.hasSuffix(".swift")
+        }
     }
 
     /// The line table row for `address`. With compile units to go by, only the unit holding the address is

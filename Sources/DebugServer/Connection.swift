@@ -29,6 +29,8 @@ final class Connection {
         case handling(isHead: Bool, keepAlive: Bool, minorVersion: Int, cancel: CancellationCheck)
         case http2(HTTP2Session)
         case lingering(deadline: UInt64)
+        /// Sending a streamed body (StreamingResponse.swift); chunked unless the client speaks HTTP/1.0.
+        case streaming(ResponseStream, chunked: Bool)
     }
 
     private var phase: Phase = .awaitingHead
@@ -91,7 +93,7 @@ final class Connection {
         // A level-triggered socket at EOF stays readable; stop listening to it.
         updateInterest()
         switch phase {
-        case .lingering, .readingBody, .http2:
+        case .lingering, .readingBody, .http2, .streaming:
             close()
         case .handling(_, _, _, let cancel):
             // The client stopped sending (closed, or only half-closed as `nc -N` does). Like Go, tell
@@ -119,7 +121,7 @@ final class Connection {
                         && now &- idleSince > configuration.idleTimeout.nanoseconds {
                 close()
             }
-        case .handling:
+        case .handling, .streaming:
             break
         case .http2(let session):
             if session.hasResponseWaitingForWindow
@@ -151,6 +153,12 @@ final class Connection {
             close()
         case .lingering:
             break
+        case .streaming(let stream, let chunked):
+            stream.cancel()
+            phase = .awaitingHead
+            if chunked { enqueue(chunkFramed([])) }
+            closeWhenFlushed = true
+            flush()
         }
     }
 
@@ -169,7 +177,7 @@ final class Connection {
                 flush()
                 if !isClosed && session.isFinished && pendingOutboundBytes == 0 { close() }
                 return
-            case .lingering, .handling:
+            case .lingering, .handling, .streaming:
                 return
             case .awaitingHead:
                 if closeWhenFlushed || pendingOutboundBytes > outboundHighWater { return }
@@ -312,11 +320,20 @@ final class Connection {
     func complete(streamID: Int32, response: HTTPResponse) {
         if isClosed { return }
         if case .http2(let session) = phase {
-            session.complete(streamID: streamID, response: response)
+            session.complete(streamID: streamID, response: refusingStreamOverHTTP2(response))
             flush()
             return
         }
+        if case .streaming(let stream, let chunked) = phase {
+            sendStreamPiece(response.body, of: stream, chunked: chunked)
+            return
+        }
         guard case .handling(let isHead, let requestedKeepAlive, let minorVersion, _) = phase else { return }
+        if let stream = response.stream, !isHead {
+            startStreaming(response, stream, minorVersion: minorVersion)
+            return
+        }
+        response.stream?.cancel()
         let keepAlive = requestedKeepAlive && !loop.isDraining
         enqueue(http1Head(response, keepAlive: keepAlive, minorVersion: minorVersion))
         if !isHead { enqueue(response.body) }
@@ -330,7 +347,7 @@ final class Connection {
 
     /// Status line and header block, as Go writes them: handler headers sorted by name, then Date
     /// and Content-Length.
-    private func http1Head(_ response: HTTPResponse, keepAlive: Bool, minorVersion: Int) -> [UInt8] {
+    private func http1Head(_ response: HTTPResponse, keepAlive: Bool, minorVersion: Int, chunked: Bool = false) -> [UInt8] {
         var head: [UInt8] = []
         head.reserveCapacity(256)
         head += "HTTP/1.1 ".utf8
@@ -349,9 +366,15 @@ final class Connection {
         }
         head += "Date: ".utf8
         head += loop.currentHTTPDate().utf8
-        head += "\r\nContent-Length: ".utf8
-        head += String(response.body.count).utf8
-        head += "\r\n".utf8
+        if chunked {
+            head += "\r\nTransfer-Encoding: chunked\r\n".utf8
+        } else if response.stream == nil {
+            head += "\r\nContent-Length: ".utf8
+            head += String(response.body.count).utf8
+            head += "\r\n".utf8
+        } else {
+            head += "\r\n".utf8  // an HTTP/1.0 stream: the body ends when the connection closes
+        }
         if !keepAlive {
             head += "Connection: close\r\n".utf8
         } else if minorVersion == 0 {
@@ -359,6 +382,19 @@ final class Connection {
         }
         head += "\r\n".utf8
         return head
+    }
+
+    // Streamed responses (StreamingResponse.swift): the connection closes when the stream ends.
+    func enqueueStreamHead(_ response: HTTPResponse, chunked: Bool, minorVersion: Int) {
+        enqueue(http1Head(response, keepAlive: false, minorVersion: minorVersion, chunked: chunked))
+        requestsServed += 1
+    }
+
+    func beginStreamingPhase(_ stream: ResponseStream, chunked: Bool) { phase = .streaming(stream, chunked: chunked) }
+
+    func endStreamingPhase() {
+        phase = .awaitingHead
+        closeWhenFlushed = true
     }
 
     /// Writes a refusal and closes once it is out.
@@ -413,6 +449,7 @@ final class Connection {
             if case .http2(let session) = phase, pendingOutboundBytes < outboundHighWater {
                 session.produceOutput(upTo: outboundHighWater - pendingOutboundBytes)
             }
+            if case .streaming(let stream, _) = phase { stream.reportBacklog(pendingOutboundBytes) }
             guard !outbound.isEmpty else { break }
             switch outbound.write(to: fd) {
             case .wrote:
@@ -470,6 +507,7 @@ final class Connection {
         switch phase {
         case .handling(_, _, _, let cancel): cancel.cancel()
         case .http2(let session): session.destroy()
+        case .streaming(let stream, _): stream.cancel()
         default: break
         }
         loop.forget(self)

@@ -27,6 +27,8 @@ struct HTTPResponse: Sendable {
     var status: Int
     var headers: [(name: String, value: String)]
     var body: [UInt8]
+    /// A body produced over time instead of `body` (HTTP/1.1 chunked; see StreamingResponse.swift).
+    var stream: ResponseStream? = nil
 
     init(status: Int, headers: [(name: String, value: String)] = [], body: [UInt8] = []) {
         self.status = status

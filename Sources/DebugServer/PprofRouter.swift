@@ -37,6 +37,8 @@ struct PprofRouter: Sendable {
     let bearerToken: String?
     let maxProfileSeconds: Int
     let maxBodyBytes: Int
+    /// Metrics, delta profiles, flame graph and schedtrace stream state (OperatorRoutes.swift).
+    let operators = OperatorRouteState()
 
     /// How many body bytes a request to this method and path may carry (only POST /symbol takes one).
     func bodyLimit(method: String, path: String) -> Int {
@@ -44,6 +46,10 @@ struct PprofRouter: Sendable {
     }
 
     func route(_ request: HTTPRequest) -> RouteDecision {
+        counted(decide(request), path: request.path)
+    }
+
+    private func decide(_ request: HTTPRequest) -> RouteDecision {
         if let bearerToken, !isAuthorized(request, token: bearerToken) {
             var response = pprofErrorResponse(status: 401, message: "missing or wrong bearer token")
             response.headers.append(("WWW-Authenticate", "Bearer realm=\"pprof\""))
@@ -58,6 +64,7 @@ struct PprofRouter: Sendable {
         if path == "/debug/pprof" {
             return .respond(redirect(to: Self.prefix, query: request.rawQuery, method: request.method, status: 307))
         }
+        if let decision = operatorRoute(request) { return decision }
         guard path.hasPrefix(Self.prefix) else {
             return .respond(HTTPResponse(status: 404, headers: plainTextHeaders, text: "404 page not found\n"))
         }

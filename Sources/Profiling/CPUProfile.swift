@@ -52,7 +52,7 @@ public struct CPUProfile: Sendable, RenderableProfile {
         try pprofProfile(resolver: Symbolizer.shared)
     }
 
-    public func pprofProfile(resolver: any FrameResolver) throws -> Profile {
+    public func pprofProfile(resolver: any FrameResolver = Symbolizer.shared) throws -> Profile {
         let lostPC = UInt(gr_cpuprof_lost_samples_pc())
         var builder = try ProfileBuilder(
             sampleTypes: [ValueType(type: "samples", unit: "count"), ValueType(type: "cpu", unit: "nanoseconds")],

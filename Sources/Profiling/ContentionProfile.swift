@@ -59,7 +59,7 @@ public struct ContentionProfile: RenderableProfile {
 
     /// - Parameter textFilter: frames the text leaves out (the goroutine entry trampoline, as Go leaves out
     ///   runtime.goexit); Go prints every other frame of these profiles.
-    public init(kind: Kind, records: [ContentionRecord], resolver: any FrameResolver, timeNanos: Int64? = nil,
+    public init(kind: Kind, records: [ContentionRecord], resolver: any FrameResolver = Symbolizer.shared, timeNanos: Int64? = nil,
                 textFilter: StackTextFilter = .showAll) {
         self.kind = kind
         self.resolver = resolver

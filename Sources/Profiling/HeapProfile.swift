@@ -51,7 +51,7 @@ public struct HeapProfile: RenderableProfile {
     ///     stacks, hidden there in the text); the default knows malloc, operator new and the Swift runtime.
     ///   - textOmits: frames the text never prints (the goroutine entry trampoline, as Go omits
     ///     runtime.goexit).
-    public init(kind: Kind, snapshot: HeapSnapshot, resolver: any FrameResolver, timeNanos: Int64? = nil,
+    public init(kind: Kind, snapshot: HeapSnapshot, resolver: any FrameResolver = Symbolizer.shared, timeNanos: Int64? = nil,
                 memoryStatistics: HeapMemoryStatistics? = nil,
                 isAllocatorFrame: @escaping @Sendable (SymbolicatedFrame) -> Bool = HeapAllocatorFrames.isAllocator,
                 textOmits: @escaping @Sendable (SymbolicatedFrame) -> Bool = { _ in false }) {
@@ -66,7 +66,7 @@ public struct HeapProfile: RenderableProfile {
     }
 
     /// Takes a snapshot of the sampler now.
-    public init(kind: Kind, resolver: any FrameResolver) {
+    public init(kind: Kind, resolver: any FrameResolver = Symbolizer.shared) {
         self.init(kind: kind, snapshot: HeapProfiler.snapshot(), resolver: resolver)
     }
 

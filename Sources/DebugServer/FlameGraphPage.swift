@@ -7,6 +7,7 @@
 // name, also their text) so tests and browser tools can find them. Click zooms into a frame (click an
 // ancestor row or "reset" to zoom out), the search box highlights matching frames and sums their share,
 // hovering shows the value, share and file:line, and a selector switches between sample types.
+// `#search=text` in the URL presets the search (shareable links).
 import Profiling
 
 private let flameGraphProfiles: Set<String> = ["goroutine", "heap", "allocs", "block", "mutex", "threadcreate"]
@@ -186,6 +187,8 @@ func flameGraphPage(title: String, dataJSON: String) -> String {
     document.getElementById("search").addEventListener("input", function(event){ query = event.target.value.toLowerCase(); render(); });
     document.getElementById("reset").addEventListener("click", function(){ focus = root; render(); });
     window.addEventListener("resize", render);
+    const preset = /[#&]search=([^&]*)/.exec(location.hash);  // a shareable search: …#search=Channel
+    if (preset) { query = decodeURIComponent(preset[1]).toLowerCase(); document.getElementById("search").value = decodeURIComponent(preset[1]); }
     render();
     })();
     </script>

@@ -29,6 +29,7 @@ import Logging
 /// server.stop()
 /// ```
 public final class DebugServer: Sendable {
+    /// Where and how it listens, and its limits.
     public let configuration: DebugServerConfiguration
     private let provider: any PprofProvider
     private let logger: Logger
@@ -38,6 +39,10 @@ public final class DebugServer: Sendable {
     /// Set while running: a started server owns itself, so dropping the last reference does not stop it.
     private nonisolated(unsafe) var selfWhileRunning: DebugServer?
 
+    /// A stopped server; `start()` makes it listen.
+    /// - Parameters:
+    ///   - provider: where the profiles come from (`RuntimePprofProvider()` for this process's).
+    ///   - logger: for start/stop and warnings (e.g. a non-loopback address).
     public init(configuration: DebugServerConfiguration = DebugServerConfiguration(),
                 provider: any PprofProvider,
                 logger: Logger = Logger(label: "goroutines.debug-server")) {
@@ -54,6 +59,7 @@ public final class DebugServer: Sendable {
         return boundPort
     }
 
+    /// Whether it listens (between `start()` and `stop()`).
     public var isRunning: Bool {
         state.lock()
         defer { state.unlock() }

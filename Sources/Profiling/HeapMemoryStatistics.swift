@@ -5,6 +5,7 @@
 import CSampling
 import Glibc
 
+/// glibc malloc's figures under the `runtime.MemStats` names whose meaning carries over.
 public struct HeapMemoryStatistics: Sendable, Hashable {
     /// Bytes in live malloc blocks, small and mmapped (Go: `Alloc`, `HeapAlloc`, `HeapInuse`).
     public var heapInUse: UInt64
@@ -15,6 +16,7 @@ public struct HeapMemoryStatistics: Sendable, Hashable {
     /// Peak resident set size in bytes, from getrusage (Go: `MaxRSS`, measured the same way).
     public var maxResidentBytes: UInt64
 
+    /// Figures as given (tests); `current()` reads them.
     public init(heapInUse: UInt64, heapSystem: UInt64, heapIdle: UInt64, maxResidentBytes: UInt64) {
         self.heapInUse = heapInUse
         self.heapSystem = heapSystem

@@ -428,7 +428,7 @@ final class Connection {
     }
 
     func dispatch(_ request: HTTPRequest, streamID: Int32, cancel: CancellationCheck) -> HTTPResponse? {
-        loop.dispatch(request, connectionID: id, streamID: streamID, cancel: cancel)
+        loop.dispatch(request, connectionID: id, streamID: streamID, cancel: cancel).map(refusingStreamOverHTTP2)
     }
 
     // MARK: output

@@ -189,6 +189,34 @@ final class OperatorRoutesTests: XCTestCase {
         XCTAssertEqual(status, 200, "slots come back once the clients are gone")
     }
 
+    func testStoppingTheServerEndsOpenStreamsCleanly() throws {
+        try startRuntimeServer()
+        let stream = try readSchedTrace("/debug/schedtrace?interval=50", lines: 1)
+        server!.stop()
+        server = nil
+        let (rest, closed) = stream.connection.readToEnd()
+        XCTAssertTrue(closed, "the server closes the stream's connection when it stops")
+        XCTAssertTrue(String(decoding: rest, as: UTF8.self).hasSuffix("0\r\n\r\n"), "the body ends with the last chunk")
+    }
+
+    func testHTTP2ClientsAreToldTheStreamNeedsHTTP1() throws {
+        try startRuntimeServer()
+        guard FileManager.default.isExecutableFile(atPath: "/usr/bin/curl") else { throw XCTSkip("curl is not installed") }
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/curl")
+        process.arguments = ["-s", "--http2-prior-knowledge", "--max-time", "5", "-w", "%{http_code}",
+                             "http://127.0.0.1:\(port)/debug/schedtrace?interval=100"]
+        let output = Pipe()
+        process.standardOutput = output
+        try process.run()
+        let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        XCTAssertEqual(text, "this route streams its answer over HTTP/1.1 only; retry without HTTP/2\n505")
+        // The refused stream gave its slot back: four HTTP/1.1 streams still fit.
+        let streams = try (0..<4).map { _ in try readSchedTrace("/debug/schedtrace?interval=50", lines: 1) }
+        XCTAssertTrue(streams.allSatisfy { $0.head.hasPrefix("HTTP/1.1 200 ") })
+    }
+
     func testCurlReadsTheChunkedStream() throws {
         try startRuntimeServer()
         guard FileManager.default.isExecutableFile(atPath: "/usr/bin/curl") else { throw XCTSkip("curl is not installed") }

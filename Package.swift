@@ -91,6 +91,11 @@ let package = Package(
             swiftSettings: framePointersSwift
         ),
 
+        // README.md's Swift snippets, extracted and compiled (ReadmeSnippetsTests keeps them in sync).
+        .target(name: "ReadmeSnippets", dependencies: ["Goroutines", "Profiling", "DebugServer"], path: "Tests/ReadmeSnippets",
+                swiftSettings: [.unsafeFlags(["-suppress-warnings"])]),
+        .testTarget(name: "ReadmeSnippetsTests", dependencies: ["ReadmeSnippets"]),
+
         .testTarget(name: "SymbolicationTests", dependencies: ["Symbolication"], swiftSettings: framePointersSwift),
         .testTarget(
             name: "GoroutinesTests",

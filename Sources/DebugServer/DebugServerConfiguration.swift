@@ -69,6 +69,7 @@ public struct DebugServerConfiguration: Sendable, Equatable {
     /// How long `stop()` lets in-flight requests finish before closing their connections.
     public var shutdownGracePeriod: Duration
 
+    /// A configuration with the given values (defaults as in the table above).
     public init(
         address: String? = "127.0.0.1:6060",
         unixSocketPath: String? = nil,
@@ -173,6 +174,7 @@ public enum DebugServerError: Error, CustomStringConvertible, Equatable {
     case cannotListen(address: String, reason: String)
     case alreadyStarted
 
+    /// What went wrong and what to change.
     public var description: String {
         switch self {
         case .invalidConfiguration(let message): return "debug server configuration: \(message)"

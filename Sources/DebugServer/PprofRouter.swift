@@ -37,6 +37,8 @@ struct PprofRouter: Sendable {
     let bearerToken: String?
     let maxProfileSeconds: Int
     let maxBodyBytes: Int
+    /// Metrics, delta profiles, flame graph and schedtrace stream state (OperatorRoutes.swift).
+    let operators = OperatorRouteState()
 
     /// How many body bytes a request to this method and path may carry (only POST /symbol takes one).
     func bodyLimit(method: String, path: String) -> Int {
@@ -44,6 +46,10 @@ struct PprofRouter: Sendable {
     }
 
     func route(_ request: HTTPRequest) -> RouteDecision {
+        counted(decide(request), path: request.path)
+    }
+
+    private func decide(_ request: HTTPRequest) -> RouteDecision {
         if let refusal = authenticationFailure(headers: request.headers) { return .respond(refusal) }
         let path = request.path
         // Go's mux sends `.`/`..`/`//` paths to their clean form first (301).
@@ -54,6 +60,7 @@ struct PprofRouter: Sendable {
         if path == "/debug/pprof" {
             return .respond(redirect(to: Self.prefix, query: request.rawQuery, method: request.method, status: 307))
         }
+        if let decision = operatorRoute(request) { return decision }
         guard path.hasPrefix(Self.prefix) else {
             return .respond(HTTPResponse(status: 404, headers: plainTextHeaders, text: "404 page not found\n"))
         }

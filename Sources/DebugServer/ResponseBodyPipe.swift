@@ -192,6 +192,11 @@ final class ResponseBodyPipe: @unchecked Sendable {
 /// What a streaming handler writes its body to (see `PprofProvider.write`).
 public struct ResponseBodyWriter: Sendable {
     let output: @Sendable (UnsafeRawBufferPointer) -> Bool
+    let commit: @Sendable () -> Void
+
+    /// Sends the head now, so what was written reaches the client without waiting for the body to
+    /// fill a pipe or end (a stream of lines). The body is streamed from then on.
+    public func flush() { commit() }
 
     /// Appends bytes to the body, waiting while the client is behind. Throws `PprofError.cancelled`
     /// once the client is gone; stop producing then.
@@ -216,16 +221,18 @@ func runStreamingResponse(head: HTTPResponse, produce: @Sendable (ResponseBodyWr
     let pipe = ResponseBodyPipe(budget: budget)
     let state = CommitState()
     let failure = withoutActuallyEscaping(deliver) { deliver in
-        produce(ResponseBodyWriter { bytes in
-            if !state.committed && pipe.bufferedBytes + bytes.count > ResponseBodyPipe.capacity {
-                state.committed = true
-                var streamed = head
-                streamed.producer = nil
-                streamed.bodyStream = pipe
-                deliver(streamed)
-            }
+        let commitHead: @Sendable () -> Void = {
+            guard !state.committed else { return }
+            state.committed = true
+            var streamed = head
+            streamed.producer = nil
+            streamed.bodyStream = pipe
+            deliver(streamed)
+        }
+        return produce(ResponseBodyWriter(output: { bytes in
+            if pipe.bufferedBytes + bytes.count > ResponseBodyPipe.capacity { commitHead() }
             return pipe.write(bytes)
-        })
+        }, commit: commitHead))
     }
     if state.committed {
         pipe.finish(success: failure == nil)

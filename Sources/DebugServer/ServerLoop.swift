@@ -173,6 +173,7 @@ final class ServerLoop: @unchecked Sendable {
         }
         listeners.removeAll()
         for connection in Array(connections.values) { connection.beginShutdown() }
+        router.operators.schedTraceStreams.endAll()
     }
 
     private func deliverCompletions() {

@@ -14,6 +14,7 @@ public enum ContextError: Error, Sendable, Equatable, CustomStringConvertible {
     case canceled
     case deadlineExceeded
 
+    /// Go's error text: `context canceled` or `context deadline exceeded`.
     public var description: String {
         switch self {
         case .canceled: "context canceled"

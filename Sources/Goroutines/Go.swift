@@ -96,6 +96,7 @@ public enum Go {
     /// Go's runtime.LockOSThread: the current goroutine runs only on this thread, and the thread runs
     /// nothing else, until `unlockOSThread`.
     public static func lockOSThread() { Scheduler.shared.lockOSThread() }
+    /// Undoes `lockOSThread()`: the goroutine may run on any thread again (Go's `runtime.UnlockOSThread`).
     public static func unlockOSThread() { Scheduler.shared.unlockOSThread() }
 
     /// Marks `body` as a call that may block its thread (file I/O, a C library, a sleep in the kernel).

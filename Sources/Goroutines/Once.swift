@@ -6,8 +6,11 @@ public final class Once: @unchecked Sendable {
     private let done = Atomic<Bool>(false)
     private let mutex = GoMutex()
 
+    /// A `Once` whose body has not run yet.
     public init() {}
 
+    /// Runs `body` if no call has run it yet; every caller returns after that first call finished
+    /// (Go's `Once.Do`).
     public func run(_ body: () throws -> Void) rethrows {
         if done.load(ordering: .acquiring) { return }
         mutex.lock()
@@ -17,5 +20,6 @@ public final class Once: @unchecked Sendable {
         try body()
     }
 
+    /// Whether the body has run (or thrown).
     public var hasRun: Bool { done.load(ordering: .acquiring) }
 }

@@ -76,6 +76,11 @@ final class Scheduler: @unchecked Sendable {
 
     @inline(__always) func p(_ index: Int) -> P { allpTable[index]!.takeUnretainedValue() }
 
+    /// Every P created so far, including those above the current GOMAXPROCS (Ps are never freed).
+    func allCreatedPs() -> [P] {
+        (0..<procsCreated.load(ordering: .acquiring)).map { p($0) }
+    }
+
     var procs: Int { gomaxprocs.load(ordering: .acquiring) }
 
     // MARK: start-up
@@ -277,6 +282,7 @@ final class Scheduler: @unchecked Sendable {
     @inline(__always) func ready(_ g: G, next: Bool = true) {
         g.waitReason = .zero
         g.status = .runnable
+        stampRunnable(g)
         if let m = M.current, let p = m.p {
             runqput(p, g, next: next)
         } else {
@@ -366,6 +372,7 @@ final class Scheduler: @unchecked Sendable {
     private func execute(_ m: M, _ g: G) {
         let p = m.p!
         p.schedtick.wrappingAdd(1, ordering: .relaxed)
+        recordRunnableDelay(g, on: p)
         while !g.scanLock.compareExchange(expected: false, desired: true, ordering: .acquiring).exchanged {
             gr_cpu_relax()
         }
@@ -397,6 +404,7 @@ final class Scheduler: @unchecked Sendable {
             }
         case .yield:
             g.status = .runnable
+            stampRunnable(g)
             g.m = nil
             g.scanLock.store(false, ordering: .releasing)
             globalRunqPut(g)

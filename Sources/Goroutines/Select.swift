@@ -70,7 +70,10 @@ public protocol SelectClause {
 /// `select` clause: receive from `channel` (Go's `case v, ok := <-ch`). The handler gets nil when the
 /// channel is closed. A nil channel never fires.
 public struct Receive<Element: Sendable>: SelectClause {
+    /// The case this clause stands for.
     public let selectCase: SelectCase
+    /// Receives from `channel` (never ready when nil, as Go's nil channel); `handler` gets the value,
+    /// or nil when the channel is closed.
     public init(_ channel: Channel<Element>?, _ handler: @escaping (Element?) -> Void = { _ in }) {
         selectCase = .receive(channel, handler)
     }
@@ -79,7 +82,9 @@ public struct Receive<Element: Sendable>: SelectClause {
 /// `select` clause: send `value` on `channel` (Go's `case ch <- v`). A nil channel never fires; a closed
 /// one is fatal when chosen.
 public struct Send<Element: Sendable>: SelectClause {
+    /// The case this clause stands for.
     public let selectCase: SelectCase
+    /// Sends `value` on `channel` (never ready when nil); `handler` runs once it was sent.
     public init(_ value: Element, to channel: Channel<Element>?, _ handler: @escaping () -> Void = {}) {
         selectCase = .send(value, to: channel, handler)
     }
@@ -87,7 +92,9 @@ public struct Send<Element: Sendable>: SelectClause {
 
 /// `select` clause: fires after `duration` if no other case did (Go's `case <-time.After(d)`).
 public struct Timeout: SelectClause {
+    /// The case this clause stands for.
     public let selectCase: SelectCase
+    /// Ready after `duration` (Go's `case <-time.After(d)`).
     public init(_ duration: Duration, _ handler: @escaping () -> Void = {}) {
         selectCase = .timeout(duration, handler)
     }
@@ -95,16 +102,22 @@ public struct Timeout: SelectClause {
 
 /// `select` clause: runs when no other case is ready, making the select non-blocking (Go's `default:`).
 public struct Default: SelectClause {
+    /// The case this clause stands for.
     public let selectCase: SelectCase
+    /// Taken when no other case is ready (Go's `default:`): the select never waits.
     public init(_ handler: @escaping () -> Void = {}) { selectCase = .default(handler) }
 }
 
 /// Collects `select` clauses; `if`, `if let`, `switch` and `for` work inside it.
 @resultBuilder
 public enum SelectBuilder {
+    /// Result-builder plumbing for `select { … }`.
     public static func buildExpression(_ c: some SelectClause) -> [SelectCase] { [c.selectCase] }
+    /// Result-builder plumbing for `select { … }`.
     public static func buildExpression(_ c: SelectCase) -> [SelectCase] { [c] }
+    /// Result-builder plumbing for `select { … }`.
     public static func buildExpression(_ c: [SelectCase]) -> [SelectCase] { c }
+    /// Result-builder plumbing for `select { … }`.
     public static func buildBlock(_ parts: [SelectCase]...) -> [SelectCase] {
         // One exact-size array rather than flatMap's repeated growth: this runs on every select.
         if parts.count == 1 { return parts[0] }
@@ -115,9 +128,13 @@ public enum SelectBuilder {
         for part in parts { all.append(contentsOf: part) }
         return all
     }
+    /// `if` without `else` inside `select { … }`: the case exists only when the condition holds.
     public static func buildOptional(_ c: [SelectCase]?) -> [SelectCase] { c ?? [] }
+    /// `if`/`else` inside `select { … }`.
     public static func buildEither(first c: [SelectCase]) -> [SelectCase] { c }
+    /// `if`/`else` inside `select { … }`.
     public static func buildEither(second c: [SelectCase]) -> [SelectCase] { c }
+    /// `for` loops inside `select { … }`: one case per iteration (Go's `reflect.Select` use case).
     public static func buildArray(_ c: [[SelectCase]]) -> [SelectCase] { c.flatMap { $0 } }
 }
 

@@ -8,8 +8,10 @@ public final class WaitGroup: @unchecked Sendable {
     private var counter = 0
     private var waiters: [Waiter] = []
 
+    /// A wait group with a zero count.
     public init() {}
 
+    /// Adds `delta` (may be negative) to the count; at zero, waiters wake. Below zero is Go's panic.
     public func add(_ delta: Int) {
         lock.lock()
         counter += delta
@@ -26,6 +28,7 @@ public final class WaitGroup: @unchecked Sendable {
         for w in toWake { w.wake() }
     }
 
+    /// One unit of work finished (`add(-1)`).
     public func done() { add(-1) }
 
     @inline(never)

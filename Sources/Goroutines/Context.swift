@@ -110,7 +110,7 @@ public final class Context: @unchecked Sendable, CustomStringConvertible {
 
     /// A child cancelled after `timeout` (with `.deadlineExceeded`), by the returned function, or with this one.
     public func withTimeout(_ timeout: Duration) -> (context: Context, cancel: CancelFunction) {
-        withDeadlineNanos(gr_nanotime() + timeout.nanoseconds, cause: nil)
+        withDeadlineNanos(runtimeDeadline(after: timeout), cause: nil)
     }
 
     /// A child cancelled at `deadline` (with `.deadlineExceeded`), by the returned function, or with this one.
@@ -120,7 +120,7 @@ public final class Context: @unchecked Sendable, CustomStringConvertible {
 
     /// Go's WithTimeoutCause: like `withTimeout`, and when the timeout expires `cause` is the cause.
     public func withTimeoutCause(_ timeout: Duration, cause: any Error) -> (context: Context, cancel: CancelFunction) {
-        withDeadlineNanos(gr_nanotime() + timeout.nanoseconds, cause: cause)
+        withDeadlineNanos(runtimeDeadline(after: timeout), cause: cause)
     }
 
     /// Go's WithDeadlineCause: like `withDeadline`, and when the deadline passes `cause` is the cause.
@@ -178,7 +178,7 @@ public final class Context: @unchecked Sendable, CustomStringConvertible {
     }
 
     private static func nanos(_ instant: ContinuousClock.Instant) -> Int64 {
-        gr_nanotime() + (instant - ContinuousClock.now).nanoseconds
+        runtimeDeadline(after: instant - ContinuousClock.now)
     }
 
     private func withDeadlineNanos(_ when: Int64, cause: (any Error)?) -> (context: Context, cancel: CancelFunction) {

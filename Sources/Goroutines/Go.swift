@@ -76,7 +76,7 @@ public enum Go {
         g.sleepTimer = timer
         timer.action = .wake(g)
         timer.period = 0
-        timer.when = gr_nanotime() + ns
+        timer.when = runtimeDeadline(after: duration)
         Scheduler.shared.park(.sleep, commit: timer)
     }
 

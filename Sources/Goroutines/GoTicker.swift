@@ -52,7 +52,7 @@ public final class GoTicker: @unchecked Sendable {
         let armed = generation
         let timer = RuntimeTimer(action: .run({ [weak self] in self?.tick(armed) }))
         let period = max(1, interval.nanoseconds)
-        timer.when = gr_nanotime() + period
+        timer.when = runtimeDeadline(after: .nanoseconds(period))
         timer.period = period
         runtimeTimer = timer
         Scheduler.shared.ensureStarted()

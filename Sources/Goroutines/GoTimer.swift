@@ -9,9 +9,10 @@ import CStackSwitch
 // value (the timer never blocks); `stop` and `reset` drain it, so after either returns no value from
 // before can be received, as with Go 1.23's unbuffered-like timer channels.
 //
-// A channel timer or ticker the program no longer references is released together with its runtime timer
-// (the runtime holds it weakly), as Go 1.23 collects unreferenced timers. An `afterFunc` timer is held
-// by the runtime until it fires or is stopped, so it runs whether or not its handle is kept.
+// A timer is held by the runtime until it fires or is stopped, so it fires whether or not its handle is
+// kept (`GoTimer(after: d).channel` alone works, as Go's `NewTimer(d).C`). A ticker is held weakly: one
+// the program no longer references stops, as Go 1.23 collects unreferenced tickers; keep the GoTicker,
+// not only its channel.
 
 /// Go's time.Timer: fires once after a delay, either by sending the time on `channel` (`GoTimer(after:)`,
 /// Go's NewTimer) or by running a function in a new goroutine (`GoTimer.afterFunc`, Go's AfterFunc).
@@ -37,10 +38,6 @@ public final class GoTimer: @unchecked Sendable {
         channel = nil
         self.body = body
         lock.withLock { arm(delay) }
-    }
-
-    deinit {
-        if let runtimeTimer { Scheduler.shared.cancelTimer(runtimeTimer) }
     }
 
     /// Go's time.AfterFunc: runs `body` in a new goroutine once `delay` has passed, unless stopped first.
@@ -100,14 +97,8 @@ public final class GoTimer: @unchecked Sendable {
     /// Caller holds `lock`.
     private func arm(_ delay: Duration, period: Int64 = 0) {
         let armed = generation
-        let action: @Sendable () -> Void
-        if channel != nil {
-            action = { [weak self] in self?.fire(armed) }
-        } else {
-            action = { [self] in fire(armed) }
-        }
-        let timer = RuntimeTimer(action: .run(action))
-        timer.when = gr_nanotime() + max(0, delay.nanoseconds)
+        let timer = RuntimeTimer(action: .run({ [self] in fire(armed) }))
+        timer.when = runtimeDeadline(after: delay)
         timer.period = period
         runtimeTimer = timer
         active = true
@@ -136,4 +127,14 @@ public final class GoTimer: @unchecked Sendable {
             if let body { go { body() } }
         }
     }
+}
+
+/// The runtime-clock time `delay` from now; a negative delay is now, and one too long to represent is
+/// the end of time (Go: a sleep or timer whose deadline overflows never fires, rather than firing at once).
+func runtimeDeadline(after delay: Duration) -> Int64 {
+    let now = gr_nanotime()
+    if delay <= .zero { return now }
+    if delay >= .seconds(Int64.max / 1_000_000_000) { return Int64.max }
+    let (sum, overflow) = now.addingReportingOverflow(delay.nanoseconds)
+    return overflow ? Int64.max : sum
 }

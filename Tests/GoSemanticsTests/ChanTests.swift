@@ -9,7 +9,7 @@ import Goroutines
 //   channel traffic only; goroutine stacks here are fixed-size and never shrink, and there is no GC to
 //   trigger (runtime.GC() calls are omitted).
 // Go's zero value received from a closed channel is nil here (Swift has no zero value).
-final class GoChanTests: XCTestCase {
+final class GoChanTests: XCTestCase, @unchecked Sendable {
     func testChan() throws {
         try goTest {
             withMaxProcs(4) {

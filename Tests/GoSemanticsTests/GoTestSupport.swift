@@ -63,4 +63,7 @@ enum Pending {
     static let preemption = "needs preemption (issue 14)"
     static let selectFairness = "select fairness (sched branch)"
     static let selectStress = "select-stress crash (sched branch)"
+    /// Scheduler.stealWork never takes a running P's runnext; Go's last steal round does (runqgrab), so a
+    /// goroutine readied into the runnext of a P whose goroutine spins waits until preemption.
+    static let runnextSteal = "runnext of a running P is never stolen (sched branch; or preemption, issue 14)"
 }

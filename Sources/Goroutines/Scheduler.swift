@@ -189,6 +189,12 @@ final class Scheduler: @unchecked Sendable {
 
     /// A running M whose P was retired by a GOMAXPROCS decrease hands its work to the global queue.
     private func retireP(_ m: M) {
+        // A spinning M (just handed this P by wakep) stops counting as spinning before it sleeps:
+        // otherwise wakep, seeing a spinner, wakes nobody for the work queued below or already global.
+        if m.spinning {
+            m.setSpinning(false)
+            nmspinning.wrappingSubtract(1, ordering: .relaxed)
+        }
         let p = releaseP(m)
         var work = p.runq.drain()
         let next = p.runnext.exchange(0, ordering: .acquiringAndReleasing)
@@ -201,7 +207,7 @@ final class Scheduler: @unchecked Sendable {
         for g in work { globalPush(g) }
         lock.unlock()
         for t in timers { addTimer(t, to: self.p(0)) }
-        if !work.isEmpty { wakep() }
+        if !work.isEmpty || globalCount.load(ordering: .acquiring) > 0 { wakep() }
     }
 
     // MARK: run queues

@@ -67,6 +67,8 @@ final class Scheduler: @unchecked Sendable {
     let coarseNow = Atomic<Int64>(0)
     let startTime = gr_nanotime()
     let panicking = Atomic<Bool>(false)
+    /// Ps taken from goroutines that ran 10 ms without yielding (SchedulerDisplacement.swift).
+    let displacements = Atomic<Int>(0)
 
     private init() {
         allpTable = .allocate(capacity: Self.maxProcs)
@@ -93,6 +95,7 @@ final class Scheduler: @unchecked Sendable {
         if started.load(ordering: .acquiring) { return }
         stacks = StackAllocator(stackSize: configuration.stackSize)
         installStackOverflowHandler()
+        gr_displace_install()
         resizeProcs(to: configuration.gomaxprocs)
         // The main thread becomes M0 before sysmon (M1) exists, as in Go.
         if adoptingMainThread { mainThreadM = adoptCurrentThreadAsM() }
@@ -118,6 +121,10 @@ final class Scheduler: @unchecked Sendable {
     // MARK: Ps
 
     func acquireP(_ m: M, _ p: P) {
+        // A request left for the P's previous holder is not about this one.
+        _ = gr_displace_cas(p.displaceWord, UInt32(GR_DISPLACE_REQUESTED), UInt32(GR_DISPLACE_NONE))
+        // A new holder starts a new time slice, even if its first goroutine inherits one from `runnext`.
+        p.schedtick.wrappingAdd(1, ordering: .relaxed)
         m.setP(p)
         p.m = m
         p.status = .running
@@ -234,10 +241,18 @@ final class Scheduler: @unchecked Sendable {
     }
 
     @inline(__always) func runqget(_ p: P) -> G? {
+        var inheritTime = false
+        return runqget(p, inheritTime: &inheritTime)
+    }
+
+    /// `inheritTime` is set when the goroutine comes from `runnext`: it runs in the current time slice.
+    @inline(__always) func runqget(_ p: P, inheritTime: inout Bool) -> G? {
         let next = p.runnext.load(ordering: .relaxed)
         if next != 0 && p.runnext.compareExchange(expected: next, desired: 0, ordering: .acquiringAndReleasing).exchanged {
+            inheritTime = true
             return G.fromOpaque(next)
         }
+        inheritTime = false
         return p.runq.pop()
     }
 
@@ -289,8 +304,10 @@ final class Scheduler: @unchecked Sendable {
         g.waitReason = .zero
         g.status = .runnable
         stampRunnable(g)
-        if let m = M.current, let p = m.p {
-            runqput(p, g, next: next)
+        if let m = M.current {
+            if gr_p_section_enter() != 0 { dropGivenAwayP(m) }
+            if let p = m.p { runqput(p, g, next: next) } else { globalRunqPut(g) }
+            gr_p_section_exit()
         } else {
             globalRunqPut(g)
         }
@@ -301,27 +318,35 @@ final class Scheduler: @unchecked Sendable {
 
     /// A G with a stack, from the current P's cache, the global cache, or freshly made.
     func getG() -> G {
-        if let m = M.current, let p = m.p {
-            if let g = p.freeGs.popLast() { return g }
-            lock.lock()
-            let n = min(globalFreeGs.count, 32)
-            if n > 0 {
-                p.freeGs.append(contentsOf: globalFreeGs.suffix(n))
-                globalFreeGs.removeLast(n)
-            }
-            lock.unlock()
-            if let g = p.freeGs.popLast() { return g }
-        } else {
-            lock.lock()
-            let g = globalFreeGs.popLast()
-            lock.unlock()
-            if let g { return g }
-        }
+        if let g = takeFreeG() { return g }
         let g = G(stack: stacks.allocate())
         allgLock.lock()
         allGs.append(g)
         allgLock.unlock()
         return g
+    }
+
+    private func takeFreeG() -> G? {
+        guard let m = M.current else { return globalFreeGs(take: 1) }
+        // The free-G cache is the P's own: a P section, so this thread cannot give the P away meanwhile.
+        if gr_p_section_enter() != 0 { dropGivenAwayP(m) }
+        defer { gr_p_section_exit() }
+        guard let p = m.p else { return globalFreeGs(take: 1) }
+        if let g = p.freeGs.popLast() { return g }
+        lock.lock()
+        let n = min(globalFreeGs.count, 32)
+        if n > 0 {
+            p.freeGs.append(contentsOf: globalFreeGs.suffix(n))
+            globalFreeGs.removeLast(n)
+        }
+        lock.unlock()
+        return p.freeGs.popLast()
+    }
+
+    private func globalFreeGs(take _: Int) -> G? {
+        lock.lock()
+        defer { lock.unlock() }
+        return globalFreeGs.popLast()
     }
 
     private func putFreeG(_ g: G, _ p: P?) {
@@ -375,10 +400,11 @@ final class Scheduler: @unchecked Sendable {
     // MARK: switching
 
     /// Runs `g` on this M until it switches back, then finishes what it asked for.
-    private func execute(_ m: M, _ g: G) {
-        let p = m.p!
-        p.schedtick.wrappingAdd(1, ordering: .relaxed)
-        recordRunnableDelay(g, on: p)
+    private func execute(_ m: M, _ g: G, inheritTime: Bool = false) {
+        // A goroutine from `runnext` runs in the current time slice (Go's inheritTime), so sysmon sees a
+        // ping-pong pair that never lets the rest of the queue run as one goroutine hogging the P.
+        if !inheritTime { m.p!.schedtick.wrappingAdd(1, ordering: .relaxed) }
+        recordRunnableDelay(g, on: m.p!)
         while !g.scanLock.compareExchange(expected: false, desired: true, ordering: .acquiring).exchanged {
             gr_cpu_relax()
         }
@@ -393,6 +419,7 @@ final class Scheduler: @unchecked Sendable {
         gr_tls_set_goroutine_word(UInt(bitPattern: g.labels.map { Unmanaged.passUnretained($0).toOpaque() }))
         gr_context_switch(m.g0Context, g.context)
         gr_tls_set_goroutine_stack(0, 0, 0)
+        if gr_displace_take_given_away() != 0 { dropGivenAwayP(m) }
         gr_heap_set_stack_bounds(0, 0)
         gr_tls_set_goroutine_word(0)
         if !StackAllocator.canaryIntact(g.stack) { reportStackOverflowAfterTheFact(g) }
@@ -414,6 +441,8 @@ final class Scheduler: @unchecked Sendable {
             g.m = nil
             g.scanLock.store(false, ordering: .releasing)
             globalRunqPut(g)
+            // A displaced goroutine yielding gives its place back: wake a P to run it.
+            if m.p == nil { wakep() }
         case .exit:
             g.m = nil
             if g.lockedM != nil {
@@ -497,13 +526,14 @@ final class Scheduler: @unchecked Sendable {
                 execute(m, locked)
                 continue
             }
+            m.inheritTime = false
             let g = findRunnable(m)
             if m.spinning { resetSpinning(m) }
             if let owner = g.lockedM, owner !== m {
                 handOffToLockedM(owner, g, from: m)
                 continue
             }
-            execute(m, g)
+            execute(m, g, inheritTime: m.inheritTime)
         }
     }
 
@@ -531,7 +561,7 @@ final class Scheduler: @unchecked Sendable {
             if p.schedtick.load(ordering: .relaxed) % 61 == 0 && globalCount.load(ordering: .relaxed) > 0 {
                 if let g = globalRunqGet(p, max: 1) { return g }
             }
-            if let g = runqget(p) { return g }
+            if let g = runqget(p, inheritTime: &m.inheritTime) { return g }
             if globalCount.load(ordering: .relaxed) > 0, let g = globalRunqGet(p, max: 0) { return g }
             if timersPending, let g = runOtherPsTimers(p, now: now) { return g }
             if let g = pollNetworkWithoutBlocking() { return g }
@@ -669,7 +699,9 @@ final class Scheduler: @unchecked Sendable {
                 return
             }
             lock.unlock()
-            deadline = next
+            // An overdue timer with no idle P to run it: the M holding its P runs it at its next schedule
+            // (or loses the P to sysmon); sleeping until then, not spinning on a zero timeout.
+            deadline = next <= gr_nanotime() ? Int64.max : next
         }
     }
 

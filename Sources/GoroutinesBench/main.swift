@@ -15,6 +15,7 @@ let benchmarks: [String: @Sendable () -> [BenchResult]] = [
     "parked": { benchParked(goroutines: size ?? 100_000) },
     "gosched_ping": { [benchGoschedPing(iterations: size ?? 2_000_000)] },
     "sleep": { [benchSleep(goroutines: size ?? 10_000)] },
+    "hog_sleep": { [benchHogSleepLag(sleeps: size ?? 50)] },
     "goroutine_profile": {
         benchGoroutineProfile(goroutines: size ?? 10_000, diverse: false)
             + benchGoroutineProfile(goroutines: size ?? 10_000, diverse: true)

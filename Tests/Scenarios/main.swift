@@ -144,6 +144,26 @@ let scenarios: [String: @Sendable () throws -> Void] = [
         _ = ctx.done.receive()
         print("timedOut=\(timedOut) err=\(ctx.err!)")
     },
+    "hog-while-main-waits": {
+        // GOMAXPROCS goroutines spin without yielding for 300 ms while main sleeps 1 ms twenty times and
+        // then waits for them: main needs a P the spinners hold, and a hog must not look like a deadlock.
+        let hogs = Go.maxProcs
+        let wg = WaitGroup()
+        for _ in 0..<hogs {
+            wg.go {
+                let end = ContinuousClock.now + .milliseconds(300)
+                while ContinuousClock.now < end {}
+            }
+        }
+        Go.sleep(for: .milliseconds(1))
+        var slept = 0
+        for _ in 0..<20 {
+            Go.sleep(for: .milliseconds(1))
+            slept += 1
+        }
+        wg.wait()
+        print("slept=\(slept) hogs=\(hogs)")
+    },
     "grow-procs-while-stealing": {
         // Ms look for work on every P while GOMAXPROCS grows to new, never-created Ps (issue 15's
         // TestSelectStress crash: `procs` was raised before those Ps existed).

@@ -108,6 +108,34 @@ void gr_thread_setup_signal_stack(void);
 
 #include "Netpoll.h"
 
+// ---- Displacing a goroutine that hogs its P (Displacement.c; design in SchedulerDisplacement.swift) ----
+
+/// SIGURG, as Go's preemption uses: ignored by default, rarely used by programs (handlers are chained).
+#define GR_DISPLACE_SIGNAL 23
+/// States of a P's displacement word: sysmon asks (NONE -> REQUESTED), the holding thread's signal handler
+/// answers (REQUESTED -> ACCEPTED) and from then on that thread no longer owns the P.
+enum { GR_DISPLACE_NONE = 0, GR_DISPLACE_REQUESTED = 1, GR_DISPLACE_ACCEPTED = 2 };
+/// Installs the signal handler once per process.
+void gr_displace_install(void);
+/// Sends the displacement signal to thread `tid` of this process.
+bool gr_displace_signal_thread(int32_t tid);
+/// Whether thread `tid` of this process is running or runnable (not asleep in the kernel), from /proc.
+bool gr_thread_is_on_cpu(int32_t tid);
+/// Names the displacement word of the P the calling thread now holds (NULL: none).
+void gr_displace_set_held_p(uint32_t *word);
+/// Brackets code that uses the calling thread's P from a goroutine's stack (nestable): the handler never
+/// accepts inside. Returns 1 if the thread gave its P away since the runtime last dropped one.
+uint32_t gr_p_section_enter(void);
+void gr_p_section_exit(void);
+/// Returns 1 (and resets the mark) if the calling thread gave its P away. Call in a P section or on the
+/// scheduler's stack.
+uint32_t gr_displace_take_given_away(void);
+/// Atomic access to displacement words (sysmon's side).
+static inline bool gr_displace_cas(uint32_t *word, uint32_t expected, uint32_t desired) {
+    return __atomic_compare_exchange_n(word, &expected, desired, false, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST);
+}
+static inline uint32_t gr_displace_load(const uint32_t *word) { return __atomic_load_n(word, __ATOMIC_SEQ_CST); }
+
 // ---- Swift exclusivity-access set, saved per goroutine across switches (runtime ABI of libswiftCore) ----
 
 void swift_task_enterThreadLocalContext(char *state);

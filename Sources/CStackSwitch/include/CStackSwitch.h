@@ -21,9 +21,12 @@ typedef struct gr_context {
     uintptr_t r13;
     uintptr_t r14;
     uintptr_t r15;
+    /// The ThreadSanitizer fiber that runs this context (TSanFibers.c); NULL unless built with TSan.
+    void *tsan_fiber;
 } gr_context;
 
 /// Saves the caller's state in `from` and resumes `to`. Returns when something switches back to `from`.
+/// Under ThreadSanitizer this is TSanFibers.c's wrapper, which tells TSan about the switch first.
 void gr_context_switch(gr_context *from, const gr_context *to);
 
 /// Prepares `ctx` so that switching to it calls `entry(arg)` on the stack ending at `stack_top`, below a

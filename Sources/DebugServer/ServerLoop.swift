@@ -265,7 +265,7 @@ final class ServerLoop: @unchecked Sendable {
         }
         guard let victim else { return false }
         evictions += 1
-        victim.close()  // silent, as for a header timeout
+        victim.evict()  // silent for HTTP/1.1, as for a header timeout
         return true
     }
 

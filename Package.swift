@@ -83,6 +83,9 @@ let package = Package(
         ),
         // CPU profiler overhead benchmark (the same CPU-bound work with profiling off and at 100 Hz).
         .executableTarget(name: "CPUProfileBench", dependencies: ["Profiling"], swiftSettings: framePointersSwift),
+        // libFuzzer targets for the debug server's parsers (scripts/fuzz.sh); otherwise a replayer of saved inputs.
+        .executableTarget(name: "DebugServerFuzz", dependencies: ["DebugServer"], path: "Tests/Fuzz/DebugServerFuzz",
+                          swiftSettings: framePointersSwift),
         // Small programs the tests run as subprocesses (deadlocks, panics, stack overflow, schedtrace).
         .executableTarget(
             name: "GoroutinesScenarios",

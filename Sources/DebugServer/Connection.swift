@@ -69,18 +69,31 @@ final class Connection {
 
     var configuration: DebugServerConfiguration { loop.configuration }
 
-    /// Holding nothing but a wait for the next request head (or a slow body, or a lingering close):
-    /// the kind of connection closed first when the server is full.
+    /// Holding nothing but a wait for the next request head (or a slow body, a lingering close, an
+    /// HTTP/2 connection with no stream open): the kind of connection closed first when the server is full.
     var isWaitingForRequest: Bool {
         guard !isClosed, pendingOutboundBytes == 0 else { return false }
         switch phase {
         case .awaitingHead, .readingBody, .lingering: return true
-        case .handling, .http2: return false
+        case .http2(let session): return session.isIdle
+        case .handling: return false
         }
     }
 
     /// Since when the connection has waited for its current request (accept, or the last answer).
-    var waitingSince: UInt64 { idleSince }
+    var waitingSince: UInt64 {
+        if case .http2(let session) = phase { return session.lastActivity }
+        return idleSince
+    }
+
+    /// Closed to make room for a newcomer (see ServerLoop.makeRoom): an HTTP/2 peer is told with GOAWAY.
+    func evict() {
+        if case .http2(let session) = phase {
+            session.goAway()
+            flush()
+        }
+        close()
+    }
     var pendingOutboundBytes: Int { outbound.pendingBytes }
 
     // MARK: events

@@ -14,8 +14,10 @@ import Logging
 /// `seconds` above `maxProfileSeconds` is a 400; a request with both Content-Length and
 /// Transfer-Encoding is a 400. Expensive work is bounded: per profile at most
 /// `maxConcurrentRendersPerProfile` renders run and `maxQueuedPerProfile` wait (more get 429), one
-/// `seconds=N` delta per profile (429), one CPU profile (Go's 500), `maxConnections` connections
-/// (503), `maxConcurrentStreams` HTTP/2 streams (REFUSED_STREAM).
+/// `seconds=N` delta per profile (429), one CPU profile (Go's 500), `maxConnections` connections and
+/// `maxConnectionsPerClient` per client (the one waiting longest for a request is closed for a
+/// newcomer; 503 only when all are busy), `maxConcurrentStreams` HTTP/2 streams (REFUSED_STREAM per
+/// excess stream). Large bodies stream through a bounded buffer per connection (DESIGN.md rule 11).
 ///
 /// A started server keeps itself alive until `stop()`: the one-liner
 /// `try DebugServer(configuration: .init(environment: env), provider: RuntimePprofProvider()).start()`

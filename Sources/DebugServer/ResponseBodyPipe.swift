@@ -69,9 +69,11 @@ final class ResponseBodyPipe: @unchecked Sendable {
         while offset < bytes.count {
             let piece = Array(UnsafeRawBufferPointer(rebasing: bytes[offset..<min(bytes.count, offset + Self.pieceSize)]))
             lock.lock()
-            // An empty pipe may always take one piece, so every stream makes progress.
+            // An empty pipe may always take one piece, so every stream makes progress; and before
+            // the loop holds the pipe (the head is not committed) nothing could drain the budget.
             while !consumerGone && buffered > 0
-                    && (buffered + piece.count > Self.capacity || budget.used + piece.count > budget.limit) {
+                    && (buffered + piece.count > Self.capacity
+                        || (wakeConsumer != nil && budget.used + piece.count > budget.limit)) {
                 lock.wait()
             }
             if consumerGone { lock.unlock(); return false }

@@ -52,6 +52,8 @@ final class ServerLoop: @unchecked Sendable {
     let responseBudget = ResponseMemoryBudget(limit: 32 << 20)
     private let mailbox = Mutex<[Completion]>([])
     private let stopRequested = Atomic<Bool>(false)
+    /// Set (under the mailbox lock) once the loop has stopped reading the mailbox.
+    private nonisolated(unsafe) var loopEnded = false
     private let exited = NSCondition()
     private var hasExited = false  // guarded by `exited`
 
@@ -97,7 +99,13 @@ final class ServerLoop: @unchecked Sendable {
     // MARK: called from other threads
 
     func post(_ completion: Completion) {
-        mailbox.withLock { $0.append(completion) }
+        let delivered = mailbox.withLock { pending -> Bool in
+            guard !loopEnded else { return false }
+            pending.append(completion)
+            return true
+        }
+        // After the loop ended nobody would ever read a streamed body: let its producer stop.
+        if !delivered { completion.response?.bodyStream?.detach() }
         wake()
     }
 
@@ -158,6 +166,12 @@ final class ServerLoop: @unchecked Sendable {
             }
         }
         pool.stop()
+        let undelivered = mailbox.withLock { pending -> [Completion] in
+            loopEnded = true
+            defer { pending.removeAll() }
+            return pending
+        }
+        for completion in undelivered { completion.response?.bodyStream?.detach() }
         exited.lock()
         hasExited = true
         exited.broadcast()
@@ -176,7 +190,7 @@ final class ServerLoop: @unchecked Sendable {
         router.operators.schedTraceStreams.endAll()
     }
 
-    private func deliverCompletions() {
+    func deliverCompletions() {
         let completions = mailbox.withLock { pending -> [Completion] in
             let taken = pending
             pending.removeAll(keepingCapacity: true)
@@ -252,7 +266,7 @@ final class ServerLoop: @unchecked Sendable {
         }
         guard let victim else { return false }
         evictions += 1
-        victim.close()  // silent, as for a header timeout
+        victim.evict()  // silent for HTTP/1.1, as for a header timeout
         return true
     }
 

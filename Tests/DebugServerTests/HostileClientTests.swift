@@ -41,6 +41,21 @@ final class HostileClientTests: ServerTestCase {
         XCTAssertGreaterThan(attack.reconnects, 0, "no slowloris socket was ever evicted")
     }
 
+    /// Idle HTTP/2 connections (no stream open) give way too, with a GOAWAY.
+    func testIdleHTTP2ConnectionsAreEvictedAtTheCap() throws {
+        try startServer { $0.maxConnections = 2 }
+        var idle: [RawConnection] = []
+        for _ in 0..<2 {
+            let connection = try RawConnection(port: port, receiveTimeout: 3)
+            connection.send(Array("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n".utf8) + H2Frame.settings())
+            _ = H2Frame.readFrames(connection, until: { $0.type == 4 })
+            idle.append(connection)
+        }
+        XCTAssertEqual(try get("/debug/pprof/heap").status, 200)
+        let goAways = idle.filter { H2Frame.readFrames($0, until: { $0.type == 7 }).contains { $0.type == 7 } }
+        XCTAssertEqual(goAways.count, 1, "exactly the longest-idle HTTP/2 connection should have been sent away")
+    }
+
     func testUnauthenticatedBodyIsRefusedBeforeItIsRead() throws {
         try startServer { $0.bearerToken = "sekret"; $0.readHeaderTimeout = .seconds(10) }
         // Announces 1000 bytes and sends none: the 401 must come at once, not after the body timeout.
@@ -82,16 +97,18 @@ final class HostileClientTests: ServerTestCase {
         // and all are answered once the slow ones are released. The other 50 are refused.
         var refused = Set<UInt32>()
         var answered = Set<UInt32>()
-        var released = false
-        let frames = H2Frame.readFrames(connection) { frame in
-            if frame.type == 3 && frame.payload == [0, 0, 0, 7] { refused.insert(frame.streamID) }
-            if frame.type == 0 && frame.flags & 1 != 0 { answered.insert(frame.streamID) }
-            if refused.count == 50 && !released && provider.slowStarted.load(ordering: .relaxed) == 2 {
-                released = true
-                provider.holdSlow.store(false, ordering: .releasing)
+        var frames: [H2Frame.Frame] = []
+        func collect(until done: @escaping () -> Bool) {
+            frames += H2Frame.readFrames(connection) { frame in
+                if frame.type == 3 && frame.payload == [0, 0, 0, 7] { refused.insert(frame.streamID) }
+                if frame.type == 0 && frame.flags & 1 != 0 { answered.insert(frame.streamID) }
+                return done() || frame.type == 7
             }
-            return answered.count == 100 || frame.type == 7
         }
+        collect { refused.count == 50 }
+        try waitUntil { self.provider.slowStarted.load(ordering: .relaxed) == 2 }
+        provider.holdSlow.store(false, ordering: .releasing)
+        if answered.count < 100 { collect { answered.count == 100 } }
         XCTAssertFalse(frames.contains { $0.type == 7 }, "GOAWAY: the connection was ended")
         XCTAssertEqual(refused, Set((100..<150).map { UInt32(2 * $0 + 1) }))
         XCTAssertEqual(answered, Set((0..<100).map { UInt32(2 * $0 + 1) }))
@@ -116,6 +133,20 @@ final class HostileClientTests: ServerTestCase {
         connection.send(H2Frame.headers(streamID: 3, path: "/debug/pprof/heap"))
         let more = H2Frame.readFrames(connection, until: { $0.type == 0 && $0.streamID == 3 && $0.flags & 1 != 0 })
         XCTAssertTrue(more.contains { $0.type == 1 && $0.streamID == 3 })
+    }
+
+    /// A client that never returns connection-level window (no WINDOW_UPDATE at all) after taking
+    /// the first 64 KiB of a large answer: the whole connection is dropped within seconds.
+    func testConnectionWhoseWindowStaysShutIsDroppedWithinSeconds() throws {
+        try startServer()
+        let connection = try RawConnection(port: port, receiveTimeout: 12)
+        connection.send(Array("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n".utf8) + H2Frame.settings())
+        connection.send(H2Frame.headers(streamID: 1, path: "/debug/pprof/huge"))
+        let started = Date()
+        let frames = H2Frame.readFrames(connection, until: { _ in false })  // until the server closes
+        let received = frames.filter { $0.type == 0 }.reduce(0) { $0 + $1.payload.count }
+        XCTAssertEqual(received, 65_535, "DATA beyond the initial window, or none")
+        XCTAssertLessThan(Date().timeIntervalSince(started), 11, "the connection was held past the stall limit")
     }
 
     func waitUntil(timeout: Double = 5, _ condition: () -> Bool) throws {

@@ -21,9 +21,19 @@ typedef struct gr_context {
     uintptr_t r13;
     uintptr_t r14;
     uintptr_t r15;
+    // Sanitizer bookkeeping (SanitizerFibers.c); all zero unless built with TSan or ASan.
+    /// The ThreadSanitizer fiber that runs this context.
+    void *tsan_fiber;
+    /// AddressSanitizer: this context's stack [lo, hi), its fake stack, and a new goroutine's entry.
+    uintptr_t san_stack_lo, san_stack_hi;
+    void *asan_fake_stack;
+    void (*san_entry)(void *);
+    void *san_arg;
 } gr_context;
 
 /// Saves the caller's state in `from` and resumes `to`. Returns when something switches back to `from`.
+/// Under ThreadSanitizer or AddressSanitizer this is SanitizerFibers.c's wrapper, which tells the
+/// sanitizer about the switch first.
 void gr_context_switch(gr_context *from, const gr_context *to);
 
 /// Prepares `ctx` so that switching to it calls `entry(arg)` on the stack ending at `stack_top`, below a

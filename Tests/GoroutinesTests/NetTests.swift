@@ -307,6 +307,27 @@ final class NetTests: XCTestCase {
         XCTAssertEqual(wrong.load(ordering: .relaxed), 0, "GOMAXPROCS=\(Go.maxProcs)")
     }
 
+    func testTimersAndSocketWaitersWakeEachOtherAtGOMAXPROCS1() throws {
+        let old = Go.setMaxProcs(1)
+        defer { Go.setMaxProcs(old) }
+        try withConnectedPair { client, server in
+            let reader = GoroutineIDBox()
+            let got = Channel<[UInt8]>(capacity: 1)
+            go {
+                reader.publish()
+                got.send((try? client.read(upTo: 16)) ?? [])
+            }
+            eventuallyParked(reader, .ioWait)
+            // The only M now blocks in epoll_wait: sleeps must still end, and timers armed meanwhile fire.
+            for _ in 0..<5 { Go.sleep(for: .milliseconds(5)) }
+            let fired = Channel<Bool>(capacity: 1)
+            _ = GoTimer.after(.milliseconds(5)) { fired.send(true) }
+            XCTAssertEqual(fired.receive(), true)
+            try server.write("io")
+            XCTAssertEqual(got.receive(), Array("io".utf8), "the socket waiter wakes too")
+        }
+    }
+
     // MARK: observability
 
     func testGoroutinesWaitingOnSocketsShowIOWait() throws {

@@ -161,11 +161,17 @@ final class NetTests: XCTestCase {
 
     func testCloseWakesEveryGoroutineParkedOnTheConnection() throws {
         try withConnectedPair { client, _ in
-            let errors = Channel<NetError?>(capacity: 2)
-            let reader = GoroutineIDBox(), accepter = GoroutineIDBox()
+            let errors = Channel<NetError?>(capacity: 3)
+            let reader = GoroutineIDBox(), writer = GoroutineIDBox(), accepter = GoroutineIDBox()
             go {
                 reader.publish()
                 do throws(NetError) { _ = try client.read(upTo: 16); errors.send(nil) } catch { errors.send(error) }
+            }
+            go {
+                // The peer never reads: this writer fills the socket buffers, then parks.
+                writer.publish()
+                let chunk = [UInt8](repeating: 1, count: 1 << 20)
+                do throws(NetError) { while true { try client.write(chunk) } } catch { errors.send(error) }
             }
             let listener = try Net.listen("tcp", "127.0.0.1:0")
             go {
@@ -173,13 +179,15 @@ final class NetTests: XCTestCase {
                 do throws(NetError) { _ = try listener.accept(); errors.send(nil) } catch { errors.send(error) }
             }
             eventuallyParked(reader, .ioWait)
+            eventuallyParked(writer, .ioWait)
             eventuallyParked(accepter, .ioWait)
             try client.close()
             try listener.close()
-            let got = [errors.receive()!, errors.receive()!].map { $0?.description ?? "no error" }.sorted()
+            let got = (0..<3).map { _ in errors.receive()!?.description ?? "no error" }.sorted()
             XCTAssertEqual(got, [
                 "accept tcp \(listener.address): use of closed network connection",
                 "read tcp \(client.localAddress)->\(client.remoteAddress): use of closed network connection",
+                "write tcp \(client.localAddress)->\(client.remoteAddress): use of closed network connection",
             ])
         }
     }

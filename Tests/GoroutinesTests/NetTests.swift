@@ -161,11 +161,17 @@ final class NetTests: XCTestCase {
 
     func testCloseWakesEveryGoroutineParkedOnTheConnection() throws {
         try withConnectedPair { client, _ in
-            let errors = Channel<NetError?>(capacity: 2)
-            let reader = GoroutineIDBox(), accepter = GoroutineIDBox()
+            let errors = Channel<NetError?>(capacity: 3)
+            let reader = GoroutineIDBox(), writer = GoroutineIDBox(), accepter = GoroutineIDBox()
             go {
                 reader.publish()
                 do throws(NetError) { _ = try client.read(upTo: 16); errors.send(nil) } catch { errors.send(error) }
+            }
+            go {
+                // The peer never reads: this writer fills the socket buffers, then parks.
+                writer.publish()
+                let chunk = [UInt8](repeating: 1, count: 1 << 20)
+                do throws(NetError) { while true { try client.write(chunk) } } catch { errors.send(error) }
             }
             let listener = try Net.listen("tcp", "127.0.0.1:0")
             go {
@@ -173,13 +179,15 @@ final class NetTests: XCTestCase {
                 do throws(NetError) { _ = try listener.accept(); errors.send(nil) } catch { errors.send(error) }
             }
             eventuallyParked(reader, .ioWait)
+            eventuallyParked(writer, .ioWait)
             eventuallyParked(accepter, .ioWait)
             try client.close()
             try listener.close()
-            let got = [errors.receive()!, errors.receive()!].map { $0?.description ?? "no error" }.sorted()
+            let got = (0..<3).map { _ in errors.receive()!?.description ?? "no error" }.sorted()
             XCTAssertEqual(got, [
                 "accept tcp \(listener.address): use of closed network connection",
                 "read tcp \(client.localAddress)->\(client.remoteAddress): use of closed network connection",
+                "write tcp \(client.localAddress)->\(client.remoteAddress): use of closed network connection",
             ])
         }
     }
@@ -305,6 +313,27 @@ final class NetTests: XCTestCase {
         }
         XCTAssertEqual(bytesBack.load(ordering: .relaxed), expectedTotal, "GOMAXPROCS=\(Go.maxProcs)")
         XCTAssertEqual(wrong.load(ordering: .relaxed), 0, "GOMAXPROCS=\(Go.maxProcs)")
+    }
+
+    func testTimersAndSocketWaitersWakeEachOtherAtGOMAXPROCS1() throws {
+        let old = Go.setMaxProcs(1)
+        defer { Go.setMaxProcs(old) }
+        try withConnectedPair { client, server in
+            let reader = GoroutineIDBox()
+            let got = Channel<[UInt8]>(capacity: 1)
+            go {
+                reader.publish()
+                got.send((try? client.read(upTo: 16)) ?? [])
+            }
+            eventuallyParked(reader, .ioWait)
+            // The only M now blocks in epoll_wait: sleeps must still end, and timers armed meanwhile fire.
+            for _ in 0..<5 { Go.sleep(for: .milliseconds(5)) }
+            let fired = Channel<Bool>(capacity: 1)
+            _ = GoTimer.after(.milliseconds(5)) { fired.send(true) }
+            XCTAssertEqual(fired.receive(), true)
+            try server.write("io")
+            XCTAssertEqual(got.receive(), Array("io".utf8), "the socket waiter wakes too")
+        }
     }
 
     // MARK: observability

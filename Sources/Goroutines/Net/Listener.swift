@@ -23,14 +23,13 @@ public final class Listener: Sendable {
 
     /// Waits for the next connection.
     public func accept() throws(NetError) -> Conn {
-        try onGoroutine { () throws(NetError) -> Conn in
-            let fd: Int32
-            do throws(SocketFailure) { fd = try self.socket.accept() } catch { throw self.failure("accept", error) }
-            let socket: PolledSocket
-            do throws(SocketFailure) { socket = try PolledSocket(fd: fd) } catch { throw self.failure("accept", error) }
-            if self.address.network != "unix" { setNoDelay(fd) }
-            return Conn(socket: socket, network: self.address.network)
-        }
+        if !isOnGoroutine { return try onGoroutine { () throws(NetError) -> Conn in try self.accept() } }
+        let fd: Int32
+        do throws(SocketFailure) { fd = try socket.accept() } catch { throw failure("accept", error) }
+        let connection: PolledSocket
+        do throws(SocketFailure) { connection = try PolledSocket(fd: fd) } catch { throw failure("accept", error) }
+        if address.network != "unix" { setNoDelay(fd) }
+        return Conn(socket: connection, network: address.network)
     }
 
     /// Stops listening. A goroutine parked in `accept` fails with `.closed`; so does a second `close`.

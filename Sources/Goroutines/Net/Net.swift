@@ -50,24 +50,23 @@ public enum Net {
 
     /// Connects to `address`, waiting at most `timeout` for the connection (nil: the system's limit).
     public static func dial(_ network: String, _ address: String, timeout: Duration? = nil) throws(NetError) -> Conn {
-        try onGoroutine { () throws(NetError) -> Conn in
-            let target = try AddressResolution.resolve(network, address, for: .dial)
-            let kind = network == "unix" ? "unix" : "tcp"
-            let fd = gr_socket_nonblocking(target.family, Int32(SOCK_STREAM.rawValue))
-            if fd < 0 {
-                throw NetError(NetError.kind(forErrno: errno), op: "dial", network: network, address: address, syscall: "socket")
-            }
-            let socket: PolledSocket
-            do throws(SocketFailure) {
-                socket = try PolledSocket(fd: fd)
-                if let timeout { try socket.setDeadline(read: false, write: true, gr_nanotime() + max(0, timeout.nanoseconds)) }
-                try socket.connect(to: target)
-                if timeout != nil { try socket.setDeadline(read: false, write: true, nil) }
-            } catch {
-                throw error.netError(op: "dial", network: network, source: nil, address: address)
-            }
-            if kind == "tcp" { setNoDelay(fd) }
-            return Conn(socket: socket, network: kind)
+        if !isOnGoroutine { return try onGoroutine { () throws(NetError) -> Conn in try dial(network, address, timeout: timeout) } }
+        let target = try AddressResolution.resolve(network, address, for: .dial)
+        let kind = network == "unix" ? "unix" : "tcp"
+        let fd = gr_socket_nonblocking(target.family, Int32(SOCK_STREAM.rawValue))
+        if fd < 0 {
+            throw NetError(NetError.kind(forErrno: errno), op: "dial", network: network, address: address, syscall: "socket")
         }
+        let socket: PolledSocket
+        do throws(SocketFailure) {
+            socket = try PolledSocket(fd: fd)
+            if let timeout { try socket.setDeadline(read: false, write: true, gr_nanotime() + max(0, timeout.nanoseconds)) }
+            try socket.connect(to: target)
+            if timeout != nil { try socket.setDeadline(read: false, write: true, nil) }
+        } catch {
+            throw error.netError(op: "dial", network: network, source: nil, address: address)
+        }
+        if kind == "tcp" { setNoDelay(fd) }
+        return Conn(socket: socket, network: kind)
     }
 }

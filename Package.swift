@@ -91,13 +91,16 @@ let package = Package(
             swiftSettings: framePointersSwift
         ),
 
+        // Optimized code with known inlining for the frame-fidelity golden tests in ProfilingTests.
+        .target(name: "InliningFixture", dependencies: ["Goroutines"], path: "Tests/InliningFixture",
+                swiftSettings: framePointersSwift + [.unsafeFlags(["-O"])]),
         .testTarget(name: "SymbolicationTests", dependencies: ["Symbolication"], swiftSettings: framePointersSwift),
         .testTarget(
             name: "GoroutinesTests",
             dependencies: ["Goroutines"],
             swiftSettings: framePointersSwift
         ),
-        .testTarget(name: "ProfilingTests", dependencies: ["Profiling"], swiftSettings: framePointersSwift),
+        .testTarget(name: "ProfilingTests", dependencies: ["Profiling", "InliningFixture"], swiftSettings: framePointersSwift),
         .testTarget(
             name: "DebugServerTests",
             dependencies: ["DebugServer"],

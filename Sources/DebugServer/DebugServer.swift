@@ -17,21 +17,32 @@ import Logging
 /// `seconds=N` delta per profile (429), one CPU profile (Go's 500), `maxConnections` connections
 /// (503), `maxConcurrentStreams` HTTP/2 streams (REFUSED_STREAM).
 ///
+/// A started server keeps itself alive until `stop()`: the one-liner
+/// `try DebugServer(configuration: .init(environment: env), provider: RuntimePprofProvider()).start()`
+/// serves for the life of the process. Keep the object if you want to stop it.
+///
 /// ```swift
 /// let server = DebugServer(configuration: try DebugServerConfiguration(environment: ProcessInfo.processInfo.environment),
-///                          provider: myProfiles)
+///                          provider: RuntimePprofProvider())
 /// try server.start()
 /// // …
 /// server.stop()
 /// ```
 public final class DebugServer: Sendable {
+    /// Where and how it listens, and its limits.
     public let configuration: DebugServerConfiguration
     private let provider: any PprofProvider
     private let logger: Logger
     private let state = NSLock()
     private nonisolated(unsafe) var loop: ServerLoop?
     private nonisolated(unsafe) var boundPort: Int?
+    /// Set while running: a started server owns itself, so dropping the last reference does not stop it.
+    private nonisolated(unsafe) var selfWhileRunning: DebugServer?
 
+    /// A stopped server; `start()` makes it listen.
+    /// - Parameters:
+    ///   - provider: where the profiles come from (`RuntimePprofProvider()` for this process's).
+    ///   - logger: for start/stop and warnings (e.g. a non-loopback address).
     public init(configuration: DebugServerConfiguration = DebugServerConfiguration(),
                 provider: any PprofProvider,
                 logger: Logger = Logger(label: "goroutines.debug-server")) {
@@ -48,6 +59,7 @@ public final class DebugServer: Sendable {
         return boundPort
     }
 
+    /// Whether it listens (between `start()` and `stop()`).
     public var isRunning: Bool {
         state.lock()
         defer { state.unlock() }
@@ -55,11 +67,17 @@ public final class DebugServer: Sendable {
     }
 
     /// Binds the listeners and starts the loop thread. Throws when an address cannot be bound or the
-    /// configuration is invalid; nothing is left open then.
+    /// configuration is invalid; nothing is left open then. With neither a TCP address nor a Unix
+    /// socket (`GOROUTINES_DEBUG_ADDR=off` and no `GOROUTINES_DEBUG_UNIX`) it serves nothing and
+    /// returns quietly (`isRunning` stays false).
     public func start() throws {
         state.lock()
         defer { state.unlock() }
         guard loop == nil else { throw DebugServerError.alreadyStarted }
+        if configuration.address == nil && configuration.unixSocketPath == nil {
+            logger.info("debug server disabled: no TCP address (GOROUTINES_DEBUG_ADDR=off) and no Unix socket")
+            return
+        }
         let configuration = try self.configuration.validated()
         var listeners: [Listener] = []
         do {
@@ -83,6 +101,7 @@ public final class DebugServer: Sendable {
         }
         thread.start()
         self.loop = loop
+        selfWhileRunning = self
         boundPort = listeners.first(where: { $0.port != nil })?.port
         logger.info("debug server listening",
                     metadata: ["addresses": "\(listeners.map(\.description).joined(separator: ", "))"])
@@ -96,7 +115,10 @@ public final class DebugServer: Sendable {
         let loop = self.loop
         self.loop = nil
         boundPort = nil
+        let keptAlive = selfWhileRunning
+        selfWhileRunning = nil
         state.unlock()
+        defer { withExtendedLifetime(keptAlive) {} }
         guard let loop else { return }
         loop.requestStop()
         loop.waitUntilExited()

@@ -72,9 +72,23 @@ private let indexPageMiddle = Array("""
 private let indexPageTail = Array("""
     </ul>
     </p>
-    </body>
+    \(operatorLinks)</body>
     </html>
     """.utf8)
+
+/// Our routes beyond net/http/pprof, after Go's page body so everything before stays byte-exact.
+private let operatorLinks = """
+    <p>
+    Beyond net/http/pprof:
+    <ul>
+    <li><a href="/debug/flamegraph?profile=goroutine">flame graph</a>: goroutine, heap, allocs, block, mutex, threadcreate; profile&amp;seconds=N for CPU</li>
+    <li><a href="/metrics">/metrics</a>: Prometheus and OpenMetrics</li>
+    <li><a href="delta_heap">delta_heap</a>, <a href="delta_block">delta_block</a>, <a href="delta_mutex">delta_mutex</a>: changes since the previous call (godeltaprof; one consumer per endpoint)</li>
+    <li><a href="/debug/schedtrace?interval=1000">/debug/schedtrace?interval=1000</a>: GODEBUG=schedtrace lines, streamed (detail=1 for scheddetail)</li>
+    </ul>
+    </p>
+
+    """
 
 /// The five characters Go's `html.EscapeString` replaces, with the same entities.
 func appendHTMLEscaped(_ text: String, to out: inout [UInt8]) {

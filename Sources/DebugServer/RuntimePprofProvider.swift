@@ -16,6 +16,7 @@ public struct RuntimePprofProvider: PprofProvider {
         self.cpuProfileRate = cpuProfileRate
     }
 
+    /// True: `/debug/pprof/profile` samples this process (SIGPROF, per thread).
     public var supportsCPUProfile: Bool { true }
 
     /// Samples for `seconds`, or until the client hangs up (the cancellation wakes the wait at once);
@@ -37,6 +38,7 @@ public struct RuntimePprofProvider: PprofProvider {
         }
     }
 
+    /// allocs, block, goroutine, heap, mutex, threadcreate, with their current counts.
     public var profiles: [PprofProfileInfo] {
         let heapRecords = Int(HeapProfiler.statistics.bucketsUsed)  // cheap: no snapshot copy
         return [
@@ -57,6 +59,8 @@ public struct RuntimePprofProvider: PprofProvider {
         ]
     }
 
+    /// The named profile now: gzipped proto at `debug=0`, Go's text at 1, the traceback dump for
+    /// `goroutine?debug=2`.
     public func render(_ name: String, debug: Int, gcFirst: Bool, cancel: CancellationCheck) throws -> [UInt8] {
         if name == "goroutine" && debug >= 2 {
             return Array(GoroutineProfiles.goroutineTraceback(symbolizer: symbolizer).utf8)
@@ -70,6 +74,25 @@ public struct RuntimePprofProvider: PprofProvider {
         }
     }
 
+    /// `goroutine?debug=2` is written a few hundred goroutines at a time (blocks separated by a blank
+    /// line, as the whole dump is), so its text is never whole in memory.
+    public func write(_ name: String, debug: Int, gcFirst: Bool, cancel: CancellationCheck,
+                      to output: ResponseBodyWriter) throws {
+        guard name == "goroutine" && debug >= 2 else {
+            return try output.write(render(name, debug: debug, gcFirst: gcFirst, cancel: cancel))
+        }
+        let goroutines = RuntimeSnapshot.goroutines(withStacks: true)
+        var start = 0
+        while start < goroutines.count {
+            try cancel.check()
+            let end = min(goroutines.count, start + 256)
+            let text = GoroutineTraceback.render(Array(goroutines[start..<end]), symbolizer: symbolizer)
+            try output.write(start == 0 ? text : "\n" + text)
+            start = end
+        }
+    }
+
+    /// Snapshot, wait `seconds` (waking early if the client leaves), snapshot, subtract.
     public func delta(_ name: String, seconds: Int, cancel: CancellationCheck) throws -> [UInt8] {
         let before = try protoProfile(name)
         guard cancel.sleep(seconds: Double(seconds)) else { throw PprofError.cancelled }
@@ -83,6 +106,7 @@ public struct RuntimePprofProvider: PprofProvider {
         }
     }
 
+    /// The innermost function at each PC, from this process's symbols.
     public func symbolize(_ pcs: [UInt]) -> [(pc: UInt, name: String)] {
         zip(pcs, symbolizer.frames(at: pcs)).compactMap { pc, frames in
             guard let innermost = frames.first, innermost.function != "?" else { return nil }

@@ -271,9 +271,11 @@ extension Channel: Sequence {
     /// `for value in channel` receives until the channel is closed and drained.
     public struct Iterator: IteratorProtocol {
         let channel: Channel
+        /// Receives the next value; nil once the channel is closed and drained (ends `for v in ch`).
         public mutating func next() -> Element? { channel.receive() }
     }
 
+    /// `for value in channel` receives until the channel is closed and drained, as Go's `range ch`.
     public func makeIterator() -> Iterator { Iterator(channel: self) }
 }
 

@@ -36,6 +36,9 @@ final class G: @unchecked Sendable {
     /// Counts the times this goroutine was switched in; a parked goroutine's stack cannot change until it
     /// runs again, so a walk made at the same count is still valid.
     var runCount: UInt64 = 0
+    /// When this goroutine last became runnable (ns), for one transition in eight; 0 otherwise
+    /// (see SchedulingLatency.swift).
+    var runnableSince: Int64 = 0
     /// The last stack walked while parked, valid while `cachedStackRunCount == runCount`.
     var cachedStack: [UInt] = []
     var cachedStackRunCount: UInt64 = .max

@@ -34,6 +34,7 @@ public final class GoMutex: Locker, @unchecked Sendable {
     private let queueLock = RuntimeLock()
     private var waiters = WaitNodeQueue()
 
+    /// An unlocked mutex.
     public init() {}
 
     @inline(__always)

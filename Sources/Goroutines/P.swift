@@ -18,6 +18,8 @@ final class P: @unchecked Sendable {
     let timers = TimerHeap()
     let schedtick = Atomic<UInt>(0)
     let syscalltick = Atomic<UInt>(0)
+    /// Runnable-to-running delays of goroutines this P started (written by its M only).
+    let schedulingLatency = SchedulingLatencyHistogram()
     /// Dead Gs with their stacks, for cheap spawns (owner only).
     var freeGs: [G] = []
     /// sysmon's view of syscalltick, to detect long blocking calls.

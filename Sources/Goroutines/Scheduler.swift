@@ -76,7 +76,12 @@ final class Scheduler: @unchecked Sendable {
 
     @inline(__always) func p(_ index: Int) -> P { allpTable[index]!.takeUnretainedValue() }
 
-    var procs: Int { gomaxprocs.load(ordering: .relaxed) }
+    /// Every P created so far, including those above the current GOMAXPROCS (Ps are never freed).
+    func allCreatedPs() -> [P] {
+        (0..<procsCreated.load(ordering: .acquiring)).map { p($0) }
+    }
+
+    var procs: Int { gomaxprocs.load(ordering: .acquiring) }
 
     // MARK: start-up
 
@@ -151,7 +156,8 @@ final class Scheduler: @unchecked Sendable {
         let n = min(max(1, requested), Self.maxProcs)
         lock.lock()
         let old = procs
-        gomaxprocs.store(n, ordering: .relaxed)
+        // Ps first, `procs` after: other Ms read `procs` without the lock and index the table with it
+        // (stealing, sysmon), so a P must exist before its id is below `procs`.
         let created = procsCreated.load(ordering: .relaxed)
         if n > created {
             for i in created..<n {
@@ -160,6 +166,7 @@ final class Scheduler: @unchecked Sendable {
             }
             procsCreated.store(n, ordering: .releasing)
         }
+        gomaxprocs.store(n, ordering: .releasing)
         // Highest id first, so that popping hands out P0 first (the main thread gets P0, as in Go).
         for i in (0..<n).reversed() where self.p(i).status == .dead || (i >= old && self.p(i).m == nil && self.p(i).status == .idle) {
             let p = self.p(i)
@@ -275,6 +282,7 @@ final class Scheduler: @unchecked Sendable {
     @inline(__always) func ready(_ g: G, next: Bool = true) {
         g.waitReason = .zero
         g.status = .runnable
+        stampRunnable(g)
         if let m = M.current, let p = m.p {
             runqput(p, g, next: next)
         } else {
@@ -364,6 +372,7 @@ final class Scheduler: @unchecked Sendable {
     private func execute(_ m: M, _ g: G) {
         let p = m.p!
         p.schedtick.wrappingAdd(1, ordering: .relaxed)
+        recordRunnableDelay(g, on: p)
         while !g.scanLock.compareExchange(expected: false, desired: true, ordering: .acquiring).exchanged {
             gr_cpu_relax()
         }
@@ -395,6 +404,7 @@ final class Scheduler: @unchecked Sendable {
             }
         case .yield:
             g.status = .runnable
+            stampRunnable(g)
             g.m = nil
             g.scanLock.store(false, ordering: .releasing)
             globalRunqPut(g)
@@ -518,6 +528,7 @@ final class Scheduler: @unchecked Sendable {
             if let g = runqget(p) { return g }
             if globalCount.load(ordering: .relaxed) > 0, let g = globalRunqGet(p, max: 0) { return g }
             if timersPending, let g = runOtherPsTimers(p, now: now) { return g }
+            if let g = pollNetworkWithoutBlocking() { return g }
 
             let busy = procs - npidle.load(ordering: .relaxed)
             if m.spinning || 2 * nmspinning.load(ordering: .relaxed) < busy {
@@ -556,7 +567,12 @@ final class Scheduler: @unchecked Sendable {
                     lock.unlock()
                 }
             }
-            stopM(m, until: earliestTimer())
+            // Goroutines waiting on sockets: the last M to go idle blocks in the poller instead.
+            switch blockInNetpoll(m) {
+            case .run(let g): return g
+            case .retry: continue
+            case .notNeeded: stopM(m, until: earliestTimer())
+            }
         }
     }
 

@@ -33,6 +33,7 @@ public enum GoroutineTraceback {
         return out
     }
 
+    /// One goroutine's block of a `debug=2` dump or panic traceback, in Go's format.
     public static func block(_ g: GoroutineSnapshot, symbolizer: Symbolizer = .shared) -> String {
         var text = FrameText(symbolizer: symbolizer, prefetching: g.stack + [g.creatorPC])
         var out = ""

@@ -19,16 +19,20 @@ public struct CountProfileRecord: Sendable, Hashable {
     /// Parca rejects a profile that has one.
     public var labels: [String: String]
 
+    /// A record at `stack` with `labels`.
     public init(stack: [UInt], labels: [String: String] = [:]) {
         self.stack = stack
         self.labels = labels
     }
 }
 
+/// A profile that counts stacks: `goroutine` and `threadcreate` (Go's count profiles).
 public struct CountProfile: RenderableProfile {
     /// One distinct (stack, labels) pair and how many records had it.
     public struct Group: Sendable, Hashable {
+        /// Records with this stack and labels.
         public var count: Int
+        /// Return addresses, leaf first.
         public var stack: [UInt]
         /// Sorted by key.
         public var labels: [(key: String, value: String)] { zip(labelKeys, labelValues).map { ($0, $1) } }
@@ -39,11 +43,13 @@ public struct CountProfile: RenderableProfile {
         fileprivate var textKeyBytes: [UInt8]
     }
 
+    /// The profile's name (`goroutine`, `threadcreate`).
     public let name: String
     /// Number of records.
     public let total: Int
     /// Groups in Go's order.
     public let groups: [Group]
+    /// When the records were taken, nanoseconds since the Unix epoch.
     public let timeNanos: Int64
     private let resolver: any FrameResolver
     private let textFilter: StackTextFilter
@@ -147,6 +153,7 @@ public struct CountProfile: RenderableProfile {
         self.groups = groups
     }
 
+    /// The proto shape, stacks resolved now.
     public func pprofProfile() throws -> Profile {
         let countType = ValueType(type: name, unit: "count")
         var builder = try ProfileBuilder(sampleTypes: [countType], periodType: countType, period: 1,

@@ -2,6 +2,8 @@
 // exactly these methods; tests use small fakes with made-up addresses and names.
 import Symbolication
 
+/// Turns program counters into frames and mappings for profiles. `Symbolizer.shared` is the
+/// process's; the profiles use it by default.
 public protocol FrameResolver: Sendable {
     /// Frames for each call-site PC (return address − 1 for callers), innermost first; never empty:
     /// an unknown PC gives one frame whose function is "?".

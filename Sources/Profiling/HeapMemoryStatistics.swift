@@ -22,6 +22,7 @@ import CSampling
 import Glibc
 import Goroutines
 
+/// glibc malloc's figures under the `runtime.MemStats` names whose meaning carries over.
 public struct HeapMemoryStatistics: Sendable, Hashable {
     /// Bytes in live malloc blocks, small and mmapped (Go: `Alloc`, `HeapAlloc`, `HeapInuse`).
     public var heapInUse: UInt64
@@ -40,6 +41,7 @@ public struct HeapMemoryStatistics: Sendable, Hashable {
     public var stackInUse: UInt64
     public var stackSystem: UInt64
 
+    /// Figures as given (tests); `current()` reads them.
     public init(heapInUse: UInt64, heapSystem: UInt64, heapIdle: UInt64, maxResidentBytes: UInt64,
                 totalAllocatedBytes: UInt64 = 0, mallocs: UInt64 = 0, frees: UInt64 = 0,
                 stackInUse: UInt64 = 0, stackSystem: UInt64 = 0) {

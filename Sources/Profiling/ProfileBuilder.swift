@@ -12,12 +12,14 @@
 import Glibc
 import Symbolication
 
+/// Why a profile cannot be built as given.
 public enum ProfileBuilderError: Error, Equatable, CustomStringConvertible {
     case noSampleTypes
     case unknownDefaultSampleType(String, available: [String])
     case valueCountMismatch(expected: Int, got: Int)
     case emptyLabelKey
 
+    /// What was wrong and how to fix it.
     public var description: String {
         switch self {
         case .noSampleTypes:
@@ -32,6 +34,8 @@ public enum ProfileBuilderError: Error, Equatable, CustomStringConvertible {
     }
 }
 
+/// Builds a valid pprof `Profile` from raw stacks (see the comment above): for custom profiles of
+/// your own, in the same shape as the built-in ones.
 public struct ProfileBuilder {
     private var profile: Profile
     private let resolver: any FrameResolver

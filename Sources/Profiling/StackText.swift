@@ -16,6 +16,7 @@ public struct StackTextFilter: Sendable {
     /// Runtime frames hidden while they lead the stack (leaf end).
     public var hidesWhileLeading: @Sendable (SymbolicatedFrame) -> Bool
 
+    /// A filter with the given rules (by default every frame is printed).
     public init(omits: @escaping @Sendable (SymbolicatedFrame) -> Bool = { _ in false },
                 hidesWhileLeading: @escaping @Sendable (SymbolicatedFrame) -> Bool = { _ in false }) {
         self.omits = omits

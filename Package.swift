@@ -94,6 +94,9 @@ let package = Package(
             swiftSettings: framePointersSwift
         ),
 
+        // Optimized code with known inlining for the frame-fidelity golden tests in ProfilingTests.
+        .target(name: "InliningFixture", dependencies: ["Goroutines"], path: "Tests/InliningFixture",
+                swiftSettings: framePointersSwift + [.unsafeFlags(["-O"])]),
         // README.md's Swift snippets, extracted and compiled (ReadmeSnippetsTests keeps them in sync).
         .target(name: "ReadmeSnippets", dependencies: ["Goroutines", "Profiling", "DebugServer"], path: "Tests/ReadmeSnippets",
                 swiftSettings: [.unsafeFlags(["-suppress-warnings"])]),
@@ -105,7 +108,7 @@ let package = Package(
             dependencies: ["Goroutines"],
             swiftSettings: framePointersSwift
         ),
-        .testTarget(name: "ProfilingTests", dependencies: ["Profiling"], swiftSettings: framePointersSwift),
+        .testTarget(name: "ProfilingTests", dependencies: ["Profiling", "InliningFixture"], swiftSettings: framePointersSwift),
         // Go's own tests of goroutines, channels, select, sync, context and timers, ported (issue 15).
         .testTarget(name: "GoSemanticsTests", dependencies: ["Goroutines"], swiftSettings: framePointersSwift),
         .testTarget(

@@ -20,6 +20,7 @@ let benchmarks: [String: @Sendable () -> [BenchResult]] = [
         benchGoroutineProfile(goroutines: size ?? 10_000, diverse: false)
             + benchGoroutineProfile(goroutines: size ?? 10_000, diverse: true)
     },
+    "goroutine_profile_1024": { benchGoroutineProfileDistinctStacks(goroutines: size ?? 20_000) },
     "chan_pingpong": { [benchPingPong(iterations: size ?? 1_000_000, procs: 1), benchPingPong(iterations: size ?? 1_000_000, procs: 2)] },
     "chan_buffered": { [benchBufferedThroughput(items: size ?? 10_000_000, capacity: 1024)] },
     "select_fanin": { [benchSelectFanIn(items: size ?? 1_000_000)] },

@@ -53,6 +53,8 @@ public struct CountProfile: RenderableProfile {
     public let timeNanos: Int64
     private let resolver: any FrameResolver
     private let textFilter: StackTextFilter
+    /// The frames of every PC of the groups, resolved once to group them and kept for rendering.
+    private let frames: ResolvedFrames
 
     /// - Parameters:
     ///   - name: the profile name, e.g. "goroutine" or "threadcreate"; it names the sample type.
@@ -128,6 +130,7 @@ public struct CountProfile: RenderableProfile {
         }
         order = mergedOrder
         counts = mergedCounts
+        self.frames = frames
         var groups = order.enumerated().map { index, key -> Group in
             let sorted = key.labels.sorted { $0.key.utf8.lexicographicallyPrecedes($1.key.utf8) }
             var textKey = TextBuffer()
@@ -154,7 +157,7 @@ public struct CountProfile: RenderableProfile {
     public func pprofProfile() throws -> Profile {
         let countType = ValueType(type: name, unit: "count")
         var builder = try ProfileBuilder(sampleTypes: [countType], periodType: countType, period: 1,
-                                         timeNanos: timeNanos, resolver: resolver)
+                                         timeNanos: timeNanos, resolver: PrefetchedResolver(frames: frames, base: resolver))
         for group in groups {
             var labels: [Label] = []
             for (key, value) in zip(group.labelKeys, group.labelValues) where !key.isEmpty {
@@ -168,8 +171,6 @@ public struct CountProfile: RenderableProfile {
     /// The `debug=1` text: `<name> profile: total N`, then per group `<count> @ 0x…`, the labels line,
     /// the frame lines and a blank line.
     public func legacyText() -> String {
-        var frames = ResolvedFrames()
-        frames.resolve(groups.lazy.flatMap(\.stack).map { callSitePC(returnAddress: $0) }, with: resolver)
         var text = TextBuffer()
         text.append("\(name) profile: total \(total)\n")
         for group in groups {

@@ -43,6 +43,8 @@ enum PCDisposition {
 /// Symbolizes each distinct PC once and remembers the answer for the rest of one rendering.
 struct ResolvedFrames {
     private(set) var framesByPC: [UInt: [SymbolicatedFrame]] = [:]
+    /// What stacks keep of each resolved PC, decided once per PC.
+    private var dispositionByPC: [UInt: PCDisposition] = [:]
 
     /// Resolves every PC in `pcs` not seen before, in one batch call.
     mutating func resolve(_ pcs: some Sequence<UInt>, with resolver: any FrameResolver) {
@@ -54,11 +56,15 @@ struct ResolvedFrames {
         guard !missing.isEmpty else { return }
         let answers = resolver.frames(at: missing)
         for (index, pc) in missing.enumerated() {
-            framesByPC[pc] = index < answers.count ? answers[index] : []
+            let frames = index < answers.count ? answers[index] : []
+            framesByPC[pc] = frames
+            dispositionByPC[pc] = PCDisposition(frames)
         }
     }
 
     subscript(pc: UInt) -> [SymbolicatedFrame] { framesByPC[pc] ?? [] }
+
+    func disposition(ofCallSite pc: UInt) -> PCDisposition { dispositionByPC[pc] ?? .keep }
 
     /// `stack` (return addresses, leaf first) without thunk-only PCs and without the goroutine glue at its
     /// root. Every PC must have been resolved.
@@ -66,7 +72,7 @@ struct ResolvedFrames {
         var result: [UInt] = []
         result.reserveCapacity(stack.count)
         for returnAddress in stack where returnAddress != 0 {
-            switch PCDisposition(self[callSitePC(returnAddress: returnAddress)]) {
+            switch disposition(ofCallSite: callSitePC(returnAddress: returnAddress)) {
             case .keep: result.append(returnAddress)
             case .skip: continue
             case .endsStack: return result
@@ -81,6 +87,21 @@ struct ResolvedFrames {
 @inline(__always)
 func callSitePC(returnAddress: UInt) -> UInt {
     returnAddress == 0 ? 0 : returnAddress - 1
+}
+
+/// Answers from frames already resolved for one rendering, so a profile that symbolized its PCs to group
+/// its stacks does not ask the symbolizer again when it builds the proto.
+struct PrefetchedResolver: FrameResolver {
+    let frames: ResolvedFrames
+    let base: any FrameResolver
+
+    func frames(at pcs: [UInt]) -> [[SymbolicatedFrame]] {
+        guard pcs.allSatisfy({ frames.framesByPC[$0] != nil }) else { return base.frames(at: pcs) }
+        return pcs.map { frames[$0] }
+    }
+
+    func mappings() -> [ImageMapping] { base.mappings() }
+    func mappingIndex(containing pc: UInt) -> Int? { base.mappingIndex(containing: pc) }
 }
 
 /// The process's real symbolizer is the resolver every runtime profile uses.

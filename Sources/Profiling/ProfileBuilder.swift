@@ -5,8 +5,8 @@
 // - ids of locations, functions and mappings run 1..n in order of first appearance;
 // - inlined frames live inside one Location, innermost first;
 // - a Function per distinct (name, system name, file, start line);
-// - mappings come from the resolver with their build ids, and each `has_*` flag is set only when every
-//   location in that mapping earns it, so pprof neither re-symbolizes good data nor trusts missing data.
+// - mappings come from the resolver with their build ids; `has_functions` is set when every location of
+//   the mapping is symbolized, the file/line/inline flags when its lines carry such information.
 //
 // Symbolization is deferred to `build()`, which asks the resolver once for all distinct PCs.
 import Glibc
@@ -170,27 +170,27 @@ private struct FunctionKey: Hashable {
     }
 }
 
-/// What the locations of one mapping have in common; a flag holds only if every location earns it.
+/// What the locations of one mapping carry. `has_functions` says every location was symbolized; the file,
+/// line and inline flags say the lines carry that kind of information (some lines of compiler-made code
+/// have no line, which does not make the mapping's line numbers missing).
 private struct MappingCoverage {
     var locations = 0
     var allNamed = true
-    var allFiled = true
-    var allNumbered = true
+    var anyFiled = false
+    var anyNumbered = false
     var anyInlined = false
 
     mutating func record(frames: [SymbolicatedFrame], emittedLines: Int) {
         locations += 1
-        let complete = emittedLines > 0 && emittedLines == frames.count
-        allNamed = allNamed && complete
-        allFiled = allFiled && complete && frames.allSatisfy { !$0.file.isEmpty }
-        allNumbered = allNumbered && complete && frames.allSatisfy { $0.line > 0 }
+        allNamed = allNamed && emittedLines > 0 && emittedLines == frames.count
+        anyFiled = anyFiled || frames.contains { !$0.file.isEmpty }
+        anyNumbered = anyNumbered || frames.contains { $0.line > 0 }
         anyInlined = anyInlined || emittedLines > 1
     }
 
     var hasFunctions: Bool { locations > 0 && allNamed }
-    var hasFilenames: Bool { hasFunctions && allFiled }
-    var hasLineNumbers: Bool { hasFunctions && allNumbered }
-    /// Claimed only when inlined frames were actually seen: their absence proves nothing.
+    var hasFilenames: Bool { hasFunctions && anyFiled }
+    var hasLineNumbers: Bool { hasFunctions && anyNumbered }
     var hasInlineFrames: Bool { hasFunctions && anyInlined }
 }
 

@@ -69,7 +69,7 @@ struct TextBuffer {
             any = true
             let pc = callSitePC(returnAddress: returnAddress)
             let pcFrames = frames[pc]
-            switch PCDisposition(pcFrames) {
+            switch frames.disposition(ofCallSite: pc) {
             case .keep: break
             case .skip: continue stackWalk
             case .endsStack: break stackWalk

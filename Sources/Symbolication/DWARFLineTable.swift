@@ -317,9 +317,7 @@ final class DWARFLineTable {
     }
 
     private func isReal(_ row: Row) -> Bool {
-        guard row.line != 0 else { return false }
-        let path = filePath(row.file)
-        return !path.hasPrefix("<") && !path.hasPrefix("/<")
+        row.line != 0 && ImageSymbolizer.isRealLocation(filePath(row.file), Int(row.line))
     }
 
     func filePath(_ index: UInt32) -> String {

@@ -130,15 +130,28 @@ final class ImageSymbolizer {
                 file: file, line: line, startLine: scope.declLine, entry: entry, isInlined: depth != 0,
                 kind: described.kind))
         }
+        // Inlined wrappers at the leaf end whose call into a thunk has no real line either are thunks too.
+        for index in frames.indices.dropLast() {
+            guard frames[index].kind == .thunk || (index > 0 && frames[index - 1].kind == .thunk
+                                                   && !Self.isRealLocation(frames[index].file, frames[index].line)) else { break }
+            frames[index].kind = .thunk
+        }
         if frames.count > 1, frames.contains(where: { $0.kind == .thunk }), frames.contains(where: { $0.kind != .thunk }) {
             frames.removeAll { $0.kind == .thunk }
             frames[frames.count - 1].isInlined = false
         }
+        // What is still unknown is said to be unknown ("?:0" in a traceback), never "<compiler-generated>".
+        for index in frames.indices where !Self.isRealLocation(frames[index].file, frames[index].line) {
+            frames[index].file = ""
+            frames[index].line = 0
+        }
         return frames
     }
 
-    private static func isRealLocation(_ file: String, _ line: Int) -> Bool {
-        line > 0 && !file.isEmpty && !file.hasPrefix("<") && !file.hasPrefix("/<")
+    /// A file and line a reader can open: not "<compiler-generated>" (which line tables may join to the
+    /// compilation directory), not line 0.
+    static func isRealLocation(_ file: String, _ line: Int) -> Bool {
+        line > 0 && !file.isEmpty && !file.contains("<compiler-generated>") && !file.hasPrefix("<")
     }
 
     /// The last real line of `scope`'s own code before `address` (before the inlined call `callee` when

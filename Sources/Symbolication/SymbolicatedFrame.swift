@@ -5,8 +5,8 @@ public struct SymbolicatedFrame: Sendable, Hashable {
     public var function: String
     /// The raw linker symbol (mangled for Swift); equals `function` for C symbols.
     public var systemName: String
-    /// Source file path, or "" when there is no line information ("<compiler-generated>" with line 0 for
-    /// code the Swift compiler synthesized).
+    /// Source file path (as DWARF gives it: absolute for Swift), or "" when nothing is known. Never
+    /// "<compiler-generated>": such code is attributed to the nearest real line of its function.
     public var file: String
     /// Source line of the PC, 0 when unknown.
     public var line: Int

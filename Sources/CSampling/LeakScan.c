@@ -48,9 +48,27 @@ static int signalled_count;
 static int stop_signal;
 static atomic_flag analysis_busy = ATOMIC_FLAG_INIT;
 
+static struct sigaction previous_sigsys;
+
+/// A SIGSYS that is not a stop request (seccomp, a bad system call) gets what it would have got.
+static void forward_sigsys(int sig, siginfo_t *info, void *ucv) {
+    if (previous_sigsys.sa_flags & SA_SIGINFO) {
+        if (previous_sigsys.sa_sigaction) previous_sigsys.sa_sigaction(sig, info, ucv);
+    } else if (previous_sigsys.sa_handler == SIG_IGN) {
+        return;
+    } else if (previous_sigsys.sa_handler != SIG_DFL) {
+        previous_sigsys.sa_handler(sig);
+    } else {
+        signal(SIGSYS, SIG_DFL);
+        raise(SIGSYS);   // delivered with the default action once this handler returns
+    }
+}
+
 static void on_stop_request(int sig, siginfo_t *info, void *ucv) {
-    (void)sig;
-    if (info->si_code != SI_QUEUE || info->si_pid != getpid()) return;
+    if (info->si_code != SI_QUEUE || info->si_pid != getpid()) {
+        if (sig == SIGSYS) forward_sigsys(sig, info, ucv);
+        return;
+    }
     unsigned generation = (unsigned)info->si_value.sival_int;
     if (atomic_load(&stop_generation) != generation) return;   // a late request of a finished stop
     int saved_errno = errno;
@@ -76,6 +94,8 @@ static int install_stop_handler(void) {
     sigfillset(&sa.sa_mask);
     int sig = SIGRTMAX - 4;
     if (sigaction(sig, &sa, NULL) != 0) return -1;
+    // Threads that block every asynchronous signal (libdispatch's workers) still take SIGSYS.
+    if (sigaction(SIGSYS, &sa, &previous_sigsys) != 0) return -1;
     stop_signal = sig;
     return 0;
 }
@@ -92,6 +112,17 @@ static int already_signalled(int tid) {
 }
 
 /// Signals every thread not yet signalled; returns how many were new, or -1.
+static int send_stop(pid_t pid, int tid, int sig, unsigned generation) {
+    siginfo_t si;
+    memset(&si, 0, sizeof si);
+    si.si_signo = sig;
+    si.si_code = SI_QUEUE;
+    si.si_pid = pid;
+    si.si_uid = getuid();
+    si.si_value.sival_int = (int)generation;
+    return (int)syscall(SYS_rt_tgsigqueueinfo, pid, tid, sig, &si);
+}
+
 static int signal_new_threads(unsigned generation, int self) {
     int fd = open("/proc/self/task", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (fd < 0) return -1;
@@ -111,14 +142,7 @@ static int signal_new_threads(unsigned generation, int self) {
             for (const char *p = name; *p; p++) tid = tid * 10 + (*p - '0');
             if (tid == self || already_signalled(tid)) continue;
             if (signalled_count >= MAX_THREADS) { close(fd); return -1; }
-            siginfo_t si;
-            memset(&si, 0, sizeof si);
-            si.si_signo = stop_signal;
-            si.si_code = SI_QUEUE;
-            si.si_pid = pid;
-            si.si_uid = getuid();
-            si.si_value.sival_int = (int)generation;
-            if (syscall(SYS_rt_tgsigqueueinfo, pid, tid, stop_signal, &si) != 0) continue;   // gone already
+            if (send_stop(pid, tid, stop_signal, generation) != 0) continue;   // gone already
             signalled[signalled_count++] = tid;
             fresh++;
         }
@@ -134,10 +158,16 @@ static int has_stopped(int tid) {
     return 0;
 }
 
-/// Waits until every signalled thread has stopped or exited.
-static int wait_for_stops(int64_t deadline) {
+/// Waits until every signalled thread has stopped or exited; after 20 ms, threads that have not stopped
+/// (blocking the real-time signal) are asked again with SIGSYS.
+static int wait_for_stops(int64_t deadline, unsigned generation) {
     pid_t pid = getpid();
+    int64_t retry_at = now_ns() + 20000000;
     for (;;) {
+        if (retry_at && now_ns() > retry_at) {
+            retry_at = 0;
+            for (int i = 0; i < signalled_count; i++) if (!has_stopped(signalled[i])) send_stop(pid, signalled[i], SIGSYS, generation);
+        }
         int pending = 0;
         for (int i = 0; i < signalled_count; i++) {
             int tid = signalled[i];
@@ -166,7 +196,7 @@ static int stop_world(void) {
     int64_t deadline = now_ns() + STOP_TIMEOUT_NS;
     for (;;) {
         int fresh = signal_new_threads(generation, self);
-        if (fresh < 0 || wait_for_stops(deadline) != 0) { start_world(); return -1; }
+        if (fresh < 0 || wait_for_stops(deadline, generation) != 0) { start_world(); return -1; }
         if (fresh == 0) return 0;   // everyone stopped, and stopped threads create no threads
     }
 }
@@ -427,6 +457,7 @@ static uintptr_t chunk_end(const scan_state *s, size_t i) {
 
 
 static void put_hex(char *out, size_t *n, uintptr_t v);
+static void debug_chain(const scan_state *s, uintptr_t target, uintptr_t goroutine);
 static void touch_candidate_stack(scan_state *s, uintptr_t v) {
     size_t lo = 0, hi = s->candidate_count;
     while (hi - lo > 1) { size_t mid = (lo + hi) / 2; if (s->candidate_stacks[mid].lo <= v) lo = mid; else hi = mid; }
@@ -439,6 +470,7 @@ static void touch_candidate_stack(scan_state *s, uintptr_t v) {
             else { put_hex(line, &n, s->chunks[s->current]); line[n++] = 'c'; line[n++] = ' '; put_hex(line, &n, word_at(s->chunks[s->current] + 16)); }
             memcpy(line + n, " stack ", 7); n += 7; put_hex(line, &n, s->candidate_stacks[lo].lo);
             line[n++] = '\n'; write(2, line, n);
+            if (!(s->current & ROOT_BIT) && s->origin) debug_chain(s, s->chunks[s->current] + 16, 0);
         }
         s->touched[s->candidate_index[lo]] = 1;
     }

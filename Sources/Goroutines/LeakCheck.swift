@@ -28,7 +28,7 @@ public struct LeakCheckIgnore: Sendable {
     fileprivate let rule: Rule
 
     /// Goroutines whose innermost visible frame is this function (exact name, or the name up to its
-    /// argument list: `"MyApp.Worker.run"` matches `MyApp.Worker.run(jobs:)`).
+    /// argument list: `"MyApp.Worker.run"` matches `MyApp.Worker.run(jobs:)` and closures inside it).
     public static func topFunction(_ name: String) -> LeakCheckIgnore { LeakCheckIgnore(rule: .topFunction(name)) }
     /// Goroutines with this function anywhere on their stack (same matching).
     public static func anyFunction(_ name: String) -> LeakCheckIgnore { LeakCheckIgnore(rule: .anyFunction(name)) }
@@ -115,7 +115,11 @@ extension Go {
             .filter { !GoroutineTraceback.isRuntimeInternal($0) }
     }
 
+    /// `name` matches a frame's function exactly, up to its argument list or generic parameters, and a
+    /// closure inside it (`closure #1 in <name>…`) too.
     private static func matches(_ function: String, _ name: String) -> Bool {
-        function == name || (function.hasPrefix(name) && function.dropFirst(name.count).first.map { $0 == "(" || $0 == "<" } == true)
+        var function = Substring(function)
+        while function.hasPrefix("closure #"), let range = function.firstRange(of: " in ") { function = function[range.upperBound...] }
+        return function == name || (function.hasPrefix(name) && function.dropFirst(name.count).first.map { $0 == "(" || $0 == "<" } == true)
     }
 }

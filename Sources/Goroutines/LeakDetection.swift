@@ -50,7 +50,8 @@ import Glibc
 //
 // Known limits (all on the side of missing leaks): references hidden from memory (in the kernel, in
 // files, XOR-ed), primitives stored only in stale stack slots of live frames, a scan refused because a
-// thread blocks the stop signal (SIGRTMAX-4) for more than two seconds.
+// thread blocks both stop signals (SIGRTMAX-4, then SIGSYS for threads such as libdispatch workers that
+// block every asynchronous signal) for more than two seconds.
 
 /// Runs the leak scan; one at a time.
 enum LeakDetection {

@@ -61,6 +61,21 @@ func fatalDeadlock(message: String, withGoroutines: Bool) -> Never {
     die()
 }
 
+/// The deadlock report of a process that stays up (`DeadlockBehavior`): printed once; dumps and the debug
+/// server's index say `deadlocked` from now on.
+func reportDeadlockAndKeepRunning(message: String) {
+    guard DeadlockState.reported.compareExchange(expected: false, desired: true, ordering: .acquiringAndReleasing).exchanged else { return }
+    fflush(nil)
+    var out = "fatal error: \(message)\n"
+    if Scheduler.shared.configuration.schedtraceMillis > 0 || Scheduler.shared.configuration.scheddetail {
+        out += SchedTrace.line(detailed: true)
+    }
+    let snapshots = RuntimeSnapshot.goroutines().filter { $0.status == .waiting }
+    out += "\n" + GoroutineTraceback.render(snapshots)
+    out += "\nruntime: the process keeps running for inspection (a debug server is serving, or GOROUTINES_ON_DEADLOCK=serve)\n"
+    writeStderr(out)
+}
+
 /// An uncaught error or `Go.panic`: `panic: <message>`, the panicking goroutine (all of them with
 /// GOTRACEBACK=all), exit 2.
 @inline(never)

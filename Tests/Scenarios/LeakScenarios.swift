@@ -159,3 +159,21 @@ let leakScenarios: [String: @Sendable () throws -> Void] = [
         for line in dump.split(separator: "\n") where line.hasPrefix("goroutine ") && line.contains("leak-chan1") { print(line) }
     },
 ]
+
+// Deadlock while a debug server runs (issue 16): the report is printed once and the process keeps
+// serving, so the deadlock can be inspected over HTTP.
+import DebugServer
+
+let deadlockScenarios: [String: @Sendable () throws -> Void] = [
+    "deadlock-with-server": {
+        let server = DebugServer(configuration: DebugServerConfiguration(address: "127.0.0.1:0"), provider: RuntimePprofProvider())
+        try server.start()
+        print("port=\(server.boundTCPPort!)")
+        fflush(nil)
+        let wg = WaitGroup()
+        wg.add(1)
+        go { wg.wait() }
+        wg.wait()
+        print("unreachable: a deadlocked main goroutine returned")
+    },
+]

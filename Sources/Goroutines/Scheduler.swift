@@ -766,7 +766,7 @@ private func runGoroutineBody(_ g: G) {
     do {
         try body()
     } catch {
-        goroutinePanic("\(error)")
+        uncaughtErrorPanic(error)
     }
     if g.id == MainGoroutine.id.load(ordering: .relaxed) { MainGoroutine.finished() }
 }

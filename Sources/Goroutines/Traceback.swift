@@ -82,7 +82,7 @@ public enum GoroutineTraceback {
     /// use the same rule for the frames they hide at the leaf end).
     public static func isRuntimeInternal(_ name: String) -> Bool {
         for marker in internalMarkers where name.contains(marker) { return true }
-        return name.hasPrefix("reabstraction thunk") || name.hasPrefix("thunk for") || name.hasPrefix("partial apply")
+        return name.hasPrefix("reabstraction thunk") || name.hasPrefix("Swift runtime failure: ") || name.hasPrefix("thunk for") || name.hasPrefix("partial apply")
             || name.hasPrefix("gr_") || name == "?"
             || (name.hasPrefix("closure #") && name.contains(" in Goroutines."))
     }

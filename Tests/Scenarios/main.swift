@@ -167,7 +167,7 @@ final class NSLockish: @unchecked Sendable {
 }
 
 let args = CommandLine.arguments
-let allScenarios = scenarios.merging(leakScenarios) { first, _ in first }.merging(deadlockScenarios) { first, _ in first }
+let allScenarios = scenarios.merging(leakScenarios) { first, _ in first }.merging(deadlockScenarios) { first, _ in first }.merging(trapScenarios) { first, _ in first }
 guard args.count == 2, let scenario = allScenarios[args[1]] else {
     let names = allScenarios.keys.sorted().joined(separator: ", ")
     print("usage: \(args.first ?? "scenarios") <scenario>\nscenarios: \(names)")

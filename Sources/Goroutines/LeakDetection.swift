@@ -127,7 +127,9 @@ enum LeakDetection {
             }
             table[i] = entry
         }
-        let result = gr_leak_analyze(table, gs.count, targets, targetCount, ownFramesTop)
+        // Nothing parked on a primitive: nothing can be leaked, and the world need not stop.
+        let anyCandidate = (0..<gs.count).contains { table[$0].kind == UInt32(GR_LEAK_CANDIDATE) }
+        let result = anyCandidate ? gr_leak_analyze(table, gs.count, targets, targetCount, ownFramesTop) : 0
         if getenv("GOROUTINES_LEAK_DEBUG") != nil { writeStderr("leakscan: result \(result)\n") }
         var changed = false
         var runCounts: [UInt64] = []

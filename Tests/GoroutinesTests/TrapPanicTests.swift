@@ -64,6 +64,14 @@ final class TrapPanicTests: XCTestCase {
             "goroutine 1 \\[running\\]:\nGoroutinesScenarios.faultWildAddress\\(_:\\)\\(\\.\\.\\.\\)\n.*")
     }
 
+    func testFaultOnAThreadThatIsNotAGoroutineGetsAThreadSection() throws {
+        let r = try ScenarioProcess.run("trap-thread")
+        XCTAssertEqual(r.status, 2)
+        XCTAssertMatches(r.stderr, "panic: runtime error: invalid memory address or nil pointer dereference\n" +
+            "\\[signal SIGSEGV: segmentation violation code=0x1 addr=0x8 pc=0x[0-9a-f]+\\]\n\n" +
+            "thread \\d+ \\[running\\]:\nGoroutinesScenarios.faultNilPointer\\(_:\\)\\(\\.\\.\\.\\)\n.*")
+    }
+
     func testTracebackLevels() throws {
         let none = try ScenarioProcess.run("trap-overflow", environment: ["GOTRACEBACK": "none"])
         XCTAssertEqual(none.status, 2)

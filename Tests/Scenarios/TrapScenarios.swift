@@ -75,4 +75,13 @@ let trapScenarios: [String: @Sendable () throws -> Void] = [
         wg.wait()
     },
     "throw-main": { trapSink = try throwingWorker(trapInput) },
+    // A plain thread (not a goroutine) faults while Go.main owns the process.
+    "trap-thread": {
+        var thread = pthread_t()
+        pthread_create(&thread, nil, { _ in
+            trapSink = faultNilPointer(trapInput)
+            return nil
+        }, nil)
+        Go.sleep(for: .seconds(30))
+    },
 ]

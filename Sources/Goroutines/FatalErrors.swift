@@ -28,8 +28,13 @@ func beginDying() {
     fflush(nil)
 }
 
-private func die() -> Never {
+/// Exit status 2, as Go; with GOTRACEBACK=crash, SIGABRT instead (a core dump, Go's "crash").
+func die() -> Never {
     fflush(nil)
+    if Scheduler.shared.configuration.tracebackCrash {
+        signal(SIGABRT, SIG_DFL)
+        abort()
+    }
     _exit(2)
 }
 
@@ -123,10 +128,6 @@ func uncaughtErrorPanic(_ error: any Error) -> Never {
         }
     }
     writeStderr(out)
-    if Scheduler.shared.configuration.tracebackCrash {
-        signal(SIGABRT, SIG_DFL)
-        abort()
-    }
     die()
 }
 

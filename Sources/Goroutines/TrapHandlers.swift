@@ -100,12 +100,7 @@ private struct TrapReport {
             }
         }
         writeStderr(out)
-        if Scheduler.shared.configuration.tracebackCrash {
-            signal(SIGABRT, SIG_DFL)
-            abort()
-        }
-        fflush(nil)
-        _exit(2)
+        die()
     }
 
     var signalName: String {

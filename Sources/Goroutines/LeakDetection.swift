@@ -48,6 +48,10 @@ import Glibc
 // Leaked goroutines stay marked (`G.leakedAtRun`) while they have not run since: tracebacks print
 // `[chan receive (leaked)]` as Go 1.27 does, and the index page counts them.
 //
+// Debugging: GOROUTINES_LEAK_DEBUG=1 prints, for every primitive found reachable, the chain of blocks
+// back to the root word that reached it, and for every leaked goroutine the words that still point at
+// its primitive (all of them in memory that cannot run).
+//
 // Known limits (all on the side of missing leaks): references hidden from memory (in the kernel, in
 // files, XOR-ed), primitives stored only in stale stack slots of live frames, a scan refused because a
 // thread blocks both stop signals (SIGRTMAX-4, then SIGSYS for threads such as libdispatch workers that

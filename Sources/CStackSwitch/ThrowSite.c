@@ -33,6 +33,16 @@ static void will_throw_typed(void *value, const void *type, const void *conforma
     record_throw();
 }
 
+// The message of the last fatal error the Swift runtime reported (`Fatal error: …`), kept for crash
+// reporters; the runtime's accessor is weak so an older runtime without it still links.
+extern char **swift_getFatalErrorMessageBuffer(void) __attribute__((weak));
+
+const char *gr_swift_fatal_error_message(void) {
+    if (!swift_getFatalErrorMessageBuffer) return 0;
+    char **buffer = swift_getFatalErrorMessageBuffer();
+    return buffer ? *buffer : 0;
+}
+
 void gr_install_throw_hook(void) {
     if (&_swift_willThrow) atomic_store(&_swift_willThrow, will_throw);
     if (&_swift_willThrowTypedImpl) atomic_store(&_swift_willThrowTypedImpl, will_throw_typed);

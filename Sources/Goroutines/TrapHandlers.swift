@@ -24,8 +24,8 @@ import Glibc
 //
 // The reason is the name of the inline frame the compiler puts at every trap it emits in optimized code,
 // `Swift runtime failure: <reason>`; a trap inside the standard library's `_assertionFailure` (debug
-// builds, `fatalError`, `precondition`) has no such frame, and Swift has printed its `Fatal error: …`
-// line just before, so the reason is `fatal error`. SIGSEGV below 0x1000 reads as Go's
+// builds, `fatalError`, `precondition`) has no such frame: Swift has printed its `Fatal error: <message>`
+// line just before and keeps it for crash reporters, so the reason is that message. SIGSEGV below 0x1000 reads as Go's
 // `runtime error: invalid memory address or nil pointer dereference`; other SIGSEGV/SIGBUS as Go's
 // `unexpected fault address 0x…` / `fatal error: fault`. GOTRACEBACK as in Go: `none` (message only),
 // `single` (default: the trapping goroutine), `all` and `system` (every goroutine), `crash` (every
@@ -130,6 +130,18 @@ private struct TrapReport {
     }
 }
 
+/// The message of the standard library's last `Fatal error: <message>` (it printed it just before trapping),
+/// as the Swift runtime keeps it for crash reporters.
+func fatalErrorMessage() -> String? {
+    guard let raw = gr_swift_fatal_error_message() else { return nil }
+    let text = String(cString: raw)
+    let marker = "Fatal error: "
+    guard let line = text.split(separator: "\n").last(where: { $0.contains(marker) }),
+          let range = line.firstRange(of: marker) else { return nil }
+    let message = line[range.upperBound...]
+    return message.isEmpty ? nil : String(message)
+}
+
 /// The compiler's name for the check that failed at `pc` (`Index out of range`, `Unexpectedly found nil
 /// while unwrapping an Optional value`, `arithmetic overflow`…), from the artificial inline frame
 /// `Swift runtime failure: <reason>`; `fatal error` for the standard library's own trap after it printed
@@ -143,7 +155,7 @@ func trapReason(_ pc: UInt) -> String {
         }
     }
     if frames.contains(where: { $0.function.contains("_assertionFailure") || $0.function.contains("fatalError") }) {
-        return "fatal error"
+        return fatalErrorMessage() ?? "fatal error"
     }
     return "trap in " + (frames.first?.function ?? "?")
 }

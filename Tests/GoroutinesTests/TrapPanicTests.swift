@@ -31,7 +31,7 @@ final class TrapPanicTests: XCTestCase {
         XCTAssertTrue(r.stderr.contains("Fatal error: Index out of range"), r.stderr)
         let report = try XCTUnwrap(r.stderr.range(of: "panic: ")).lowerBound
         let trapLine = try line(of: "return values[i].value")
-        XCTAssertMatches(String(r.stderr[report...]), "panic: fatal error\n" + signalLine + "\ngoroutine 2 \\[running\\]:\n.*" +
+        XCTAssertMatches(String(r.stderr[report...]), "panic: Index out of range\n" + signalLine + "\ngoroutine 2 \\[running\\]:\n.*" +
             "GoroutinesScenarios.trapIndexOutOfRange\\(_:\\)\\(\\.\\.\\.\\)\n\t[^\n]*TrapScenarios.swift:\(trapLine) \\+0x[0-9a-f]+\n.*" +
             "created by GoroutinesScenarios.inGoroutine\\(_:\\) in goroutine 1\n\t[^\n]+\n")
         XCTAssertFalse(r.stderr[report...].contains("goroutine 1 ["), "GOTRACEBACK=single shows the panicking goroutine only")
@@ -42,6 +42,7 @@ final class TrapPanicTests: XCTestCase {
         XCTAssertEqual(r.status, 2)
         XCTAssertTrue(r.stderr.contains("Fatal error: Unexpectedly found nil while unwrapping an Optional value"))
         let trapLine = try line(of: "return value!")
+        XCTAssertTrue(r.stderr.contains("\npanic: Unexpectedly found nil while unwrapping an Optional value\n[signal SIGILL"), r.stderr)
         XCTAssertTrue(r.stderr.contains("\ngoroutine 2 [running]:\n"), r.stderr)
         XCTAssertTrue(r.stderr.contains("GoroutinesScenarios.trapForceUnwrap(_:)(...)\n\t"), r.stderr)
         XCTAssertTrue(r.stderr.contains("TrapScenarios.swift:\(trapLine) +0x"), r.stderr)

@@ -117,6 +117,9 @@ void gr_thread_setup_signal_stack(void);
 void gr_install_throw_hook(void);
 /// The stack recorded at the last throw on this thread (return addresses, leaf first); 0 if none.
 size_t gr_last_throw_stack(uintptr_t *out, size_t max);
+/// The Swift runtime's record of the fatal error messages it printed (`<file>:<line>: Fatal error: <message>`
+/// lines), or NULL.
+const char *gr_swift_fatal_error_message(void);
 
 // ---- Swift exclusivity-access set, saved per goroutine across switches (runtime ABI of libswiftCore) ----
 

@@ -89,7 +89,7 @@ let package = Package(
         // Small programs the tests run as subprocesses (deadlocks, panics, stack overflow, schedtrace).
         .executableTarget(
             name: "GoroutinesScenarios",
-            dependencies: ["Goroutines", "Profiling"],
+            dependencies: ["Goroutines", "Profiling", "DebugServer"],
             path: "Tests/Scenarios",
             swiftSettings: framePointersSwift
         ),

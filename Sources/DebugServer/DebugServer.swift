@@ -3,6 +3,7 @@
 // so it answers while every P is busy or the program is deadlocked.
 import CDebugServerSupport
 import Foundation
+import Goroutines
 import Logging
 
 /// Serves `/debug/pprof/*` as Go 1.27's net/http/pprof does, over HTTP/1.1 and h2c, on TCP and/or
@@ -104,6 +105,7 @@ public final class DebugServer: Sendable {
         thread.start()
         self.loop = loop
         selfWhileRunning = self
+        DebugServerPresence.serverStarted()   // a deadlock now keeps the process up (DeadlockBehavior)
         boundPort = listeners.first(where: { $0.port != nil })?.port
         logger.info("debug server listening",
                     metadata: ["addresses": "\(listeners.map(\.description).joined(separator: ", "))"])
@@ -122,6 +124,7 @@ public final class DebugServer: Sendable {
         state.unlock()
         defer { withExtendedLifetime(keptAlive) {} }
         guard let loop else { return }
+        DebugServerPresence.serverStopped()
         loop.requestStop()
         loop.waitUntilExited()
         logger.info("debug server stopped")

@@ -12,6 +12,7 @@
 // * Concurrency limits per profile (see HandlerPool): 429 when the lane is full.
 // * An optional bearer token: 401 without it.
 import Foundation
+import Goroutines
 
 enum RouteDecision {
     case respond(HTTPResponse)
@@ -256,7 +257,7 @@ private func indexResponse(provider: any PprofProvider) -> HTTPResponse {
     return HTTPResponse(
         status: 200,
         headers: [("Content-Type", "text/html; charset=utf-8"), ("X-Content-Type-Options", "nosniff")],
-        body: renderPprofIndexPage(rows: rows))
+        body: renderPprofIndexPage(rows: rows, notice: RuntimeSnapshot.deadlockNotice))
 }
 
 /// `num_symbols: 1`, then `0x<hex> <name>` per resolvable PC; input is `+`-separated numbers in

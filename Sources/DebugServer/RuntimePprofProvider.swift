@@ -49,6 +49,9 @@ public struct RuntimePprofProvider: PprofProvider {
             PprofProfileInfo(name: "goroutine", count: GoroutineProfiles.goroutineCount,
                              description: "Stack traces of all current goroutines. Use debug=2 as a query parameter to export in the same format as an unrecovered panic.",
                              supportsDelta: true),
+            PprofProfileInfo(name: "goroutineleak", count: GoroutineProfiles.leakedGoroutineCount,
+                             description: "Stack traces of all leaked goroutines. Use debug=2 as a query parameter to export in the same format as an unrecovered panic.",
+                             supportsDelta: true),
             PprofProfileInfo(name: "heap", count: heapRecords,
                              description: "A sampling of memory allocations of live objects. You can specify the gc GET parameter to run GC before taking the heap sample.",
                              supportsDelta: true),
@@ -64,6 +67,9 @@ public struct RuntimePprofProvider: PprofProvider {
     public func render(_ name: String, debug: Int, gcFirst: Bool, cancel: CancellationCheck) throws -> [UInt8] {
         if name == "goroutine" && debug >= 2 {
             return Array(GoroutineProfiles.goroutineTraceback(symbolizer: symbolizer).utf8)
+        }
+        if name == "goroutineleak" && debug >= 2 {
+            return Array(GoroutineProfiles.goroutineLeakTraceback(symbolizer: symbolizer).utf8)
         }
         let profile = try build(name)
         try cancel.check()
@@ -117,6 +123,7 @@ public struct RuntimePprofProvider: PprofProvider {
     private func build(_ name: String) throws -> any RenderableProfile {
         switch name {
         case "goroutine": return GoroutineProfiles.goroutine(resolver: symbolizer)
+        case "goroutineleak": return GoroutineProfiles.goroutineLeak(resolver: symbolizer)
         case "threadcreate": return GoroutineProfiles.threadcreate(resolver: symbolizer)
         case "heap": return HeapProfile(kind: .heap, resolver: symbolizer)
         case "allocs": return HeapProfile(kind: .allocs, resolver: symbolizer)

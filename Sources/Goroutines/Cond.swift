@@ -29,7 +29,7 @@ public final class Cond: @unchecked Sendable {
                 node.initialize(to: WaitNode())
                 node.pointee.ticket = ticket
                 waiters.enqueue(node)
-                WaitNode.block(node, lock: lock, reason: .syncCondWait)
+                WaitNode.block(node, lock: lock, reason: .syncCondWait, owner: self)
             }
             if start != 0 { ContentionProfiler.recordBlock(since: start) }
         }

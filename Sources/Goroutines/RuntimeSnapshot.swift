@@ -23,6 +23,9 @@ public struct GoroutineSnapshot: Sendable {
     public var lockedToThread: Bool
     /// The goroutine that took the snapshot (shown as running, with its own stack).
     public var isCurrent: Bool
+    /// Found leaked by the last leak scan and not run since (see `Go.findLeakedGoroutines`); tracebacks
+    /// print `[<wait reason> (leaked)]`, as Go 1.27 does.
+    public var isLeaked: Bool = false
 }
 
 /// A P as scheddetail prints it.
@@ -117,7 +120,8 @@ public enum RuntimeSnapshot {
         return GoroutineSnapshot(
             id: g.id, status: status, waitReason: status == .waiting ? g.waitReason : .zero,
             waitDuration: .nanoseconds(waited), stack: [], creatorPC: g.creatorPC, parentID: g.parentID,
-            labels: g.labels?.labels ?? [], lockedToThread: g.lockedM != nil, isCurrent: isCurrent)
+            labels: g.labels?.labels ?? [], lockedToThread: g.lockedM != nil, isCurrent: isCurrent,
+            isLeaked: status == .waiting && LeakDetection.isMarkedLeaked(g))
     }
 
     /// A goroutine pinned by its scan lock (so not running), with its stack walked.

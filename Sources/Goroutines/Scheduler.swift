@@ -480,12 +480,14 @@ final class Scheduler: @unchecked Sendable {
 
     /// Parks the current goroutine with `reason`. `commit` runs on the scheduler stack once the goroutine
     /// is switched out: release there the lock under which you decided to park and registered for wake-up.
-    func park(_ reason: WaitReason, commit: ParkCommit?) {
+    /// `target` is the primitive waited on, for the leak scan.
+    func park(_ reason: WaitReason, commit: ParkCommit?, target: AnyObject? = nil) {
         guard let m = M.current, let g = m.curG else {
             fatalRuntimeError("park called outside a goroutine")
         }
         g.waitReason = reason
         g.waitSince = coarseNow.load(ordering: .relaxed)
+        g.waitTarget = target.map { ~UInt(bitPattern: ObjectIdentifier($0)) } ?? 0  // hidden: LeakDetection
         m.pending = .park(commit)
         switchToScheduler(g, m)
     }
@@ -818,7 +820,7 @@ private func runGoroutineBody(_ g: G) {
     do {
         try body()
     } catch {
-        goroutinePanic("\(error)")
+        uncaughtErrorPanic(error)
     }
     if g.id == MainGoroutine.id.load(ordering: .relaxed) { MainGoroutine.finished() }
 }

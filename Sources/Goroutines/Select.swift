@@ -477,7 +477,7 @@ private func runSelect(
         }
         if let m = M.current, let g = m.curG {
             wait.g = g
-            Scheduler.shared.park(.select, commit: wait)
+            Scheduler.shared.park(.select, commit: wait, target: wait)
         } else {
             let note = UnsafeMutablePointer<gr_note>.allocate(capacity: 1)
             note.initialize(to: gr_note())

@@ -29,7 +29,7 @@ public final class Semaphore: @unchecked Sendable {
             node.initialize(to: WaitNode())
             node.pointee.ticket = n
             waiters.enqueue(node)
-            WaitNode.block(node, lock: lock, reason: .semacquire)
+            WaitNode.block(node, lock: lock, reason: .semacquire, owner: self)
         }
         if start != 0 { ContentionProfiler.recordBlock(since: start) }
     }

@@ -61,6 +61,7 @@ public enum GoroutineTraceback {
         case .waiting: status = g.waitReason == .zero ? "waiting" : g.waitReason.description
         default: status = g.status.description
         }
+        if g.isLeaked { status += " (leaked)" }
         if g.status == .waiting || g.status == .syscall {
             let minutes = g.waitDuration.components.seconds / 60
             if minutes >= 1 { status += ", \(minutes) minutes" }

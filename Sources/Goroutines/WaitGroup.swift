@@ -39,7 +39,7 @@ public final class WaitGroup: @unchecked Sendable {
             return
         }
         let start = ContentionProfiler.blockStart()
-        Waiter.block(on: lock, reason: .syncWaitGroupWait) { waiters.append($0) }
+        Waiter.block(on: lock, reason: .syncWaitGroupWait, owner: self) { waiters.append($0) }
         if start != 0 { ContentionProfiler.recordBlock(since: start) }
     }
 

@@ -20,7 +20,10 @@ public enum GoroutineProfiles {
 
     /// `goroutine?debug=2`: Go 1.27's traceback text for every live goroutine.
     public static func goroutineTraceback(symbolizer: Symbolizer = .shared) -> String {
-        GoroutineTraceback.render(RuntimeSnapshot.goroutines(withStacks: true), symbolizer: symbolizer)
+        let dump = GoroutineTraceback.render(RuntimeSnapshot.goroutines(withStacks: true), symbolizer: symbolizer)
+        // A deadlocked process kept running for inspection says so first (DeadlockBehavior).
+        guard let notice = RuntimeSnapshot.deadlockNotice else { return dump }
+        return "deadlocked: " + notice + "\n\n" + dump
     }
 
     /// One record per OS thread the runtime created, with the stack that caused its creation.

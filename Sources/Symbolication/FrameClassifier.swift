@@ -21,8 +21,12 @@ package enum FrameClassifier {
         "dispatch thunk of ", "autoclosure thunk",
     ]
 
+    /// The pseudo-frame the compiler inlines at a trap to name its reason; the panic line says it.
+    private static let trapReasonPrefix = "Swift runtime failure: "
+
     static func kind(ofSwiftSymbol demangled: String, named name: String) -> FrameKind {
         if goroutineRootPrefixes.contains(where: name.hasPrefix) { return .goroutineRoot }
+        if name.hasPrefix(trapReasonPrefix) { return .runtime }
         if thunkPrefixes.contains(where: demangled.hasPrefix) { return .thunk }
         if runtimePrefixes.contains(where: name.hasPrefix) { return .runtime }
         // Closures the runtime passes to itself (`Goroutines.Channel.receive().closure1`); closures users
@@ -37,7 +41,9 @@ package enum FrameClassifier {
     /// as code).
     package static func kind(ofReadableName name: String) -> FrameKind {
         if name == "gr_goroutine_trampoline" || goroutineRootPrefixes.contains(where: name.hasPrefix) { return .goroutineRoot }
-        if name.hasPrefix("gr_") || runtimePrefixes.contains(where: name.hasPrefix) { return .runtime }
+        if name.hasPrefix("gr_") || name.hasPrefix(trapReasonPrefix) || runtimePrefixes.contains(where: name.hasPrefix) {
+            return .runtime
+        }
         if name.hasPrefix("Goroutines."), name.contains(".closure") || name.contains(".implicitclosure") {
             return .runtime
         }
@@ -46,7 +52,7 @@ package enum FrameClassifier {
 
     static func kind(ofCSymbol symbol: String) -> FrameKind {
         if symbol == "gr_goroutine_trampoline" { return .goroutineRoot }
-        if symbol.hasPrefix("gr_") { return .runtime }
+        if symbol.hasPrefix("gr_") || symbol.hasPrefix(trapReasonPrefix) { return .runtime }
         return .code
     }
 }

@@ -204,8 +204,9 @@ final class NSLockish: @unchecked Sendable {
 }
 
 let args = CommandLine.arguments
-guard args.count == 2, let scenario = scenarios[args[1]] ?? netScenarios[args[1]] else {
-    let names = scenarios.keys.sorted().joined(separator: ", ")
+let allScenarios = scenarios.merging(leakScenarios) { first, _ in first }.merging(deadlockScenarios) { first, _ in first }.merging(trapScenarios) { first, _ in first }.merging(netScenarios) { first, _ in first }
+guard args.count == 2, let scenario = allScenarios[args[1]] else {
+    let names = allScenarios.keys.sorted().joined(separator: ", ")
     print("usage: \(args.first ?? "scenarios") <scenario>\nscenarios: \(names)")
     exit(64)
 }

@@ -111,6 +111,12 @@ void gr_thread_set_name(const char *name);
 typedef void (*gr_overflow_reporter)(uintptr_t fault_addr, uintptr_t rip, uintptr_t rbp, uintptr_t rsp);
 /// Installs the SIGSEGV/SIGBUS handler once per process; other faults go to the previous handler.
 void gr_install_overflow_handler(gr_overflow_reporter reporter);
+/// Called (on the alternate signal stack when the thread has one) for SIGILL, SIGTRAP, SIGFPE and the
+/// SIGSEGV/SIGBUS faults that are not stack overflows. Returns only when the fault is not the runtime's
+/// to report; the previously installed handler (or the default action) then takes it.
+typedef void (*gr_trap_reporter)(int sig, int code, uintptr_t fault_addr, uintptr_t rip, uintptr_t rbp, uintptr_t rsp);
+/// Installs the SIGILL/SIGTRAP/SIGFPE handlers once and routes non-overflow SIGSEGV/SIGBUS to `reporter`.
+void gr_install_trap_handler(gr_trap_reporter reporter);
 /// Gives the calling thread an alternate signal stack (so the handler can run when a stack is exhausted).
 void gr_thread_setup_signal_stack(void);
 
@@ -145,6 +151,17 @@ static inline bool gr_displace_cas(uint32_t *word, uint32_t expected, uint32_t d
     return __atomic_compare_exchange_n(word, &expected, desired, false, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST);
 }
 static inline uint32_t gr_displace_load(const uint32_t *word) { return __atomic_load_n(word, __ATOMIC_SEQ_CST); }
+
+// ---- Throw sites (ThrowSite.c) ----
+
+/// Hooks the Swift runtime's `_swift_willThrow` (and `_swift_willThrowTypedImpl`) so that every throw
+/// records the thrower's stack (frame-pointer walk, goroutine stacks only) in a thread-local buffer.
+void gr_install_throw_hook(void);
+/// The stack recorded at the last throw on this thread (return addresses, leaf first); 0 if none.
+size_t gr_last_throw_stack(uintptr_t *out, size_t max);
+/// The Swift runtime's record of the fatal error messages it printed (`<file>:<line>: Fatal error: <message>`
+/// lines), or NULL.
+const char *gr_swift_fatal_error_message(void);
 
 // ---- Swift exclusivity-access set, saved per goroutine across switches (runtime ABI of libswiftCore) ----
 

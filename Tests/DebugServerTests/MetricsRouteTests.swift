@@ -54,7 +54,7 @@ final class MetricsRouteTests: ServerTestCase {
         XCTAssertEqual(try get("/metrics", method: "POST", body: "").status, 405)
     }
 
-    func testPromtoolAcceptsBothFormats() throws {
+    func testPromtoolAcceptsTheTextFormat() throws {
         try startServer()
         guard FileManager.default.isExecutableFile(atPath: "/usr/bin/promtool") else {
             throw XCTSkip("promtool is not installed (apt-get install prometheus; scripts/setup.sh does)")

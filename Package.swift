@@ -103,6 +103,8 @@ let package = Package(
             swiftSettings: framePointersSwift
         ),
         .testTarget(name: "ProfilingTests", dependencies: ["Profiling"], swiftSettings: framePointersSwift),
+        // Go's own tests of goroutines, channels, select, sync, context and timers, ported (issue 15).
+        .testTarget(name: "GoSemanticsTests", dependencies: ["Goroutines"], swiftSettings: framePointersSwift),
         .testTarget(
             name: "DebugServerTests",
             dependencies: ["DebugServer"],

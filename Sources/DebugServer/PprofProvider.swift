@@ -36,6 +36,12 @@ public protocol PprofProvider: Sendable {
     /// poll `cancel` in long loops and throw `PprofError.cancelled` once it is set.
     func render(_ name: String, debug: Int, gcFirst: Bool, cancel: CancellationCheck) throws -> [UInt8]
 
+    /// The same body as `render`, written to `output` piece by piece as it is produced, so a large
+    /// one (a `debug=2` dump of 100 000 goroutines is ~50 MB) need never be whole in memory: `write`
+    /// waits while the client is behind. The default renders the whole body and writes it at once.
+    /// Errors thrown before the first write become the error answer, as with `render`.
+    func write(_ name: String, debug: Int, gcFirst: Bool, cancel: CancellationCheck, to output: ResponseBodyWriter) throws
+
     /// The body of `/debug/pprof/<name>?seconds=<seconds>`: a gzipped profile of what changed over
     /// `seconds` (snapshot, `cancel.sleep(seconds:)`, snapshot, subtract).
     func delta(_ name: String, seconds: Int, cancel: CancellationCheck) throws -> [UInt8]
@@ -53,6 +59,11 @@ public protocol PprofProvider: Sendable {
 }
 
 extension PprofProvider {
+    public func write(_ name: String, debug: Int, gcFirst: Bool, cancel: CancellationCheck,
+                      to output: ResponseBodyWriter) throws {
+        try output.write(render(name, debug: debug, gcFirst: gcFirst, cancel: cancel))
+    }
+
     /// No CPU profile unless a provider says otherwise.
     public var supportsCPUProfile: Bool { false }
 

@@ -50,11 +50,7 @@ struct PprofRouter: Sendable {
     }
 
     private func decide(_ request: HTTPRequest) -> RouteDecision {
-        if let bearerToken, !isAuthorized(request, token: bearerToken) {
-            var response = pprofErrorResponse(status: 401, message: "missing or wrong bearer token")
-            response.headers.append(("WWW-Authenticate", "Bearer realm=\"pprof\""))
-            return .respond(response)
-        }
+        if let refusal = authenticationFailure(headers: request.headers) { return .respond(refusal) }
         let path = request.path
         // Go's mux sends `.`/`..`/`//` paths to their clean form first (301).
         let clean = cleanPath(path)
@@ -101,8 +97,17 @@ struct PprofRouter: Sendable {
         }
     }
 
-    private func isAuthorized(_ request: HTTPRequest, token: String) -> Bool {
-        guard let value = request.header("Authorization") else { return false }
+    /// The 401 for a request without the right bearer token, decided from its head alone, so the
+    /// protocol layers answer it before reading any body.
+    func authenticationFailure(headers: [(name: String, value: String)]) -> HTTPResponse? {
+        guard let bearerToken, !isAuthorized(headers, token: bearerToken) else { return nil }
+        var response = pprofErrorResponse(status: 401, message: "missing or wrong bearer token")
+        response.headers.append(("WWW-Authenticate", "Bearer realm=\"pprof\""))
+        return response
+    }
+
+    private func isAuthorized(_ headers: [(name: String, value: String)], token: String) -> Bool {
+        guard let value = headers.first(where: { $0.name.equalsIgnoringASCIICase("Authorization") })?.value else { return false }
         let scheme = "bearer "
         guard value.utf8.count > scheme.utf8.count,
               String(value.prefix(scheme.count)).equalsIgnoringASCIICase(scheme) else { return false }
@@ -176,12 +181,15 @@ struct PprofRouter: Sendable {
             guard provider.profiles.contains(where: { $0.name == name }) else {
                 return pprofErrorResponse(status: 404, message: PprofError.unknownProfile.message)
             }
-            do {
-                let body = try provider.render(name, debug: debug, gcFirst: gcFirst, cancel: cancel)
-                let headers = debug != 0 ? plainTextHeaders : binaryHeaders(filename: name)
-                return HTTPResponse(status: 200, headers: headers, body: body)
-            } catch {
-                return errorResponse(for: error)
+            // Written as produced, so a large body (a debug=2 dump) is never whole in memory.
+            let headers = debug != 0 ? plainTextHeaders : binaryHeaders(filename: name)
+            return HTTPResponse(status: 200, headers: headers) { output in
+                do {
+                    try provider.write(name, debug: debug, gcFirst: gcFirst, cancel: cancel, to: output)
+                    return nil
+                } catch {
+                    return errorResponse(for: error)
+                }
             }
         })
     }

@@ -74,6 +74,24 @@ public struct RuntimePprofProvider: PprofProvider {
         }
     }
 
+    /// `goroutine?debug=2` is written a few hundred goroutines at a time (blocks separated by a blank
+    /// line, as the whole dump is), so its text is never whole in memory.
+    public func write(_ name: String, debug: Int, gcFirst: Bool, cancel: CancellationCheck,
+                      to output: ResponseBodyWriter) throws {
+        guard name == "goroutine" && debug >= 2 else {
+            return try output.write(render(name, debug: debug, gcFirst: gcFirst, cancel: cancel))
+        }
+        let goroutines = RuntimeSnapshot.goroutines(withStacks: true)
+        var start = 0
+        while start < goroutines.count {
+            try cancel.check()
+            let end = min(goroutines.count, start + 256)
+            let text = GoroutineTraceback.render(Array(goroutines[start..<end]), symbolizer: symbolizer)
+            try output.write(start == 0 ? text : "\n" + text)
+            start = end
+        }
+    }
+
     /// Snapshot, wait `seconds` (waking early if the client leaves), snapshot, subtract.
     public func delta(_ name: String, seconds: Int, cancel: CancellationCheck) throws -> [UInt8] {
         let before = try protoProfile(name)

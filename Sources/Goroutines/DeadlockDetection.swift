@@ -14,6 +14,8 @@ extension Scheduler {
         if blockingCalls.load(ordering: .relaxed) > 0 || externalWaiters.load(ordering: .relaxed) > 0 { return .none }
         if globalCount.load(ordering: .relaxed) > 0 || anyPWithWork() != nil { return .none }
         if armedTimerCount > 0 { return .none }
+        // A goroutine in IO wait can be woken by a peer (Go prints no deadlock while a listener waits).
+        if Netpoll.hasWaiters { return .none }
         let gs = goroutinesCopy()
         var waiting = 0
         for g in gs {

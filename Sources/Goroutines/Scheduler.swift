@@ -81,7 +81,7 @@ final class Scheduler: @unchecked Sendable {
         (0..<procsCreated.load(ordering: .acquiring)).map { p($0) }
     }
 
-    var procs: Int { gomaxprocs.load(ordering: .relaxed) }
+    var procs: Int { gomaxprocs.load(ordering: .acquiring) }
 
     // MARK: start-up
 
@@ -156,7 +156,8 @@ final class Scheduler: @unchecked Sendable {
         let n = min(max(1, requested), Self.maxProcs)
         lock.lock()
         let old = procs
-        gomaxprocs.store(n, ordering: .relaxed)
+        // Ps first, `procs` after: other Ms read `procs` without the lock and index the table with it
+        // (stealing, sysmon), so a P must exist before its id is below `procs`.
         let created = procsCreated.load(ordering: .relaxed)
         if n > created {
             for i in created..<n {
@@ -165,6 +166,7 @@ final class Scheduler: @unchecked Sendable {
             }
             procsCreated.store(n, ordering: .releasing)
         }
+        gomaxprocs.store(n, ordering: .releasing)
         // Highest id first, so that popping hands out P0 first (the main thread gets P0, as in Go).
         for i in (0..<n).reversed() where self.p(i).status == .dead || (i >= old && self.p(i).m == nil && self.p(i).status == .idle) {
             let p = self.p(i)
@@ -527,6 +529,7 @@ final class Scheduler: @unchecked Sendable {
             if let g = runqget(p) { return g }
             if globalCount.load(ordering: .relaxed) > 0, let g = globalRunqGet(p, max: 0) { return g }
             if timersPending, let g = runOtherPsTimers(p, now: now) { return g }
+            if let g = pollNetworkWithoutBlocking() { return g }
 
             let busy = procs - npidle.load(ordering: .relaxed)
             if m.spinning || 2 * nmspinning.load(ordering: .relaxed) < busy {
@@ -565,7 +568,12 @@ final class Scheduler: @unchecked Sendable {
                     lock.unlock()
                 }
             }
-            stopM(m, until: earliestTimer())
+            // Goroutines waiting on sockets: the last M to go idle blocks in the poller instead.
+            switch blockInNetpoll(m) {
+            case .run(let g): return g
+            case .retry: continue
+            case .notNeeded: stopM(m, until: earliestTimer())
+            }
         }
     }
 

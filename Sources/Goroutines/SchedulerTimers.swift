@@ -40,6 +40,7 @@ extension Scheduler {
 
     /// A timer due at `when` was added: make sure some idle M will wake for it.
     func notifyTimer(_ when: Int64) {
+        if wakeNetpollForTimer(when) { return }
         lock.lock()
         if let sleeper = timedSleeper {
             if when < timedSleeperDeadline {

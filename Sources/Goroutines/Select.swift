@@ -7,8 +7,9 @@ import Synchronization
 //    channel's lock in one global order (by address, each channel once), so two selects over the same
 //    channels in different orders cannot deadlock.
 // 2. Poll: the first case in poll order that can proceed does, under the locks. Else `default` runs.
-// 3. Otherwise enqueue one waiter per case, each on its channel and all sharing one `SelectWait`, whose
-//    winner flag the first channel (or the timeout timer) to claim it sets; the others skip those waiters.
+// 3. Otherwise enqueue one waiter per case, in the same random poll order (so cases sharing a channel sit
+//    in its FIFO in random order), each on its channel and all sharing one `SelectWait`, whose winner flag
+//    the first channel (or the timeout timer) to claim it sets; the others skip those waiters.
 //    The scheduler releases the locks only once the goroutine is parked.
 // 4. Woken: lock again, unlink the waiters that did not win, stop the timer, run the winner's handler.
 
@@ -456,7 +457,11 @@ private func runSelect(
     let start = ContentionProfiler.blockStart()
     withUnsafeTemporaryAllocation(of: WaitNode.self, capacity: max(count, 1)) { nodes in
         let selection = Unmanaged.passUnretained(wait)
-        for i in 0..<count {
+        // Enqueue in poll order, not case order: when several cases share a channel, whoever arrives there
+        // first meets them in the channel's FIFO order, and that order must be random too (Go's
+        // TestPseudoRandomSend).
+        for k in 0..<count {
+            let i = scratch[k].pollOrder
             var node = WaitNode()
             node.selection = selection
             node.caseIndex = i
@@ -487,7 +492,10 @@ private func runSelect(
         }
         // Woken: unlink the losing waiters (the winner was unlinked by whoever claimed it).
         lockSelectChannels(scratch, lockCount)
-        for i in 0..<count { operation(i).remove(nodes.baseAddress! + i) }
+        for k in 0..<count {
+            let i = scratch[k].pollOrder
+            operation(i).remove(nodes.baseAddress! + i)
+        }
         unlockSelectChannels(scratch, lockCount)
         wait.scratch = nil
         let won = wait.winningCase

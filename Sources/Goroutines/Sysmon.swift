@@ -34,6 +34,7 @@ enum Sysmon {
             var acted = sched.retakeBlockedPs(now: now, after: retakeAfterNanos) > 0 || sched.anyPInBlockingCall
             // Go preempts a goroutine after 10 ms; we cannot, but we can free what queues behind it.
             if sched.rescueRunnextFromBusyPs(now: now, after: 10_000_000) > 0 { acted = true }
+            if sched.sysmonPollNetwork(now: now) { acted = true }
             if sched.earliestTimer() < now - 1_000_000 && sched.npidle.load(ordering: .relaxed) > 0 {
                 sched.wakep()
                 acted = true

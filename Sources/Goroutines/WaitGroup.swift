@@ -43,13 +43,13 @@ public final class WaitGroup: @unchecked Sendable {
         if start != 0 { ContentionProfiler.recordBlock(since: start) }
     }
 
-    /// Go 1.25's WaitGroup.Go: runs `body` in a new goroutine counted by this group.
+    /// Go 1.25's WaitGroup.Go: runs `body` in a new goroutine counted by this group. The count drops
+    /// when `body` returns or throws, and also when it calls `Go.goexit`.
     @inline(never)
     public func go(_ body: @escaping @Sendable () throws -> Void) {
         add(1)
         _ = Scheduler.shared.spawn({ [self] in
-            defer { done() }
-            try body()
+            try Go.withCleanup({ done() }, body)
         }, creatorPC: gr_caller_return_address())
     }
 }

@@ -27,7 +27,16 @@ let benchmarks: [String: @Sendable () -> [BenchResult]] = [
     "blockprofile_cost": { benchPingPongBlockProfile(iterations: size ?? 1_000_000) },
     "asyncstream_pingpong": { [benchAsyncStreamPingPong(iterations: size ?? 200_000)] },
     "asyncstream_throughput": { [benchAsyncStreamThroughput(items: size ?? 2_000_000)] },
+    "net_echo_rtt": { [try! benchEchoRoundTrip(roundTrips: size ?? 100_000)] },
+    "net_echo_throughput": { [try! benchEchoThroughput(connections: 100, perConnection: size ?? 1_000)] },
+    "net_accept_rate": { [try! benchAcceptRate(connections: size ?? 5_000)] },
+    "net_idle_conns": { [try! benchIdleConnections(count: size ?? 10_000)] },
 ]
+
+// The client process of net_idle_conns (not a benchmark of its own).
+if name == "net_idle_client", args.count == 4, let port = Int(args[2]), let count = Int(args[3]) {
+    runIdleClients(port: port, count: count)
+}
 
 guard let bench = benchmarks[name] else {
     print("usage: goroutines-bench <\(benchmarks.keys.sorted().joined(separator: "|"))> [size]")

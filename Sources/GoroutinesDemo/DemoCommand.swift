@@ -17,6 +17,9 @@ struct DemoCommand: ParsableCommand {
     @Option(name: .long, help: "Debug server address (host:port); overrides GOROUTINES_DEBUG_ADDR.")
     var addr: String?
 
+    @Option(name: .long, help: "Key/value service address (host:port; port 0 picks a free one).")
+    var serviceAddr: String = "127.0.0.1:0"
+
     @Option(name: .long, help: "Stop after this many seconds (default: run until Ctrl-C).")
     var duration: Int?
 
@@ -41,6 +44,13 @@ struct DemoCommand: ParsableCommand {
         if let addr { configuration.address = addr }
         let server = DebugServer(configuration: configuration, provider: RuntimePprofProvider())
         try server.start()
+        let service: KeyValueService
+        do {
+            service = KeyValueService(listener: try Net.listen("tcp", serviceAddr))
+        } catch {
+            throw ValidationError("cannot start the key/value service: \(error)")
+        }
+        let serviceAddress = service.listener.address.description
         let base = "http://\(configuration.address ?? "127.0.0.1:6060")"
         let shown = server.boundTCPPort.map { base.replacingLastPort(with: $0) } ?? base
         print("""
@@ -49,6 +59,8 @@ struct DemoCommand: ParsableCommand {
               curl '\(shown)/debug/pprof/goroutine?debug=2'
               go tool pprof -top '\(shown)/debug/pprof/heap'
               go tool pprof -top '\(shown)/debug/pprof/goroutine'
+            goroutines-demo: key/value service on \(serviceAddress)
+              printf 'SET greeting hello\\nGET greeting\\nQUIT\\n' | nc \(service.listener.address.host) \(service.listener.address.port)
             Ctrl-C stops the service.
             """)
         fflush(nil)
@@ -62,6 +74,8 @@ struct DemoCommand: ParsableCommand {
         }
         Go.main {
             Workloads.startAll(settings)
+            go { Go.withLabels(["workload": "kv-server"]) { service.run() } }
+            go { Go.withLabels(["workload": "kv-client"]) { KeyValueClients.start(address: serviceAddress, idle: 8, busy: 4) } }
             if let stopAfter {
                 Go.sleep(for: .seconds(stopAfter))
                 server.stop()

@@ -16,6 +16,7 @@ enum Workloads {
         Go.setBlockProfileRate(10_000)
         Go.setMutexProfileFraction(5)
         go { Go.withLabels(["workload": "worker-pool"]) { workerPool(workers: 4) } }
+        go { Go.withLabels(["workload": "fan-out"]) { fanOutFanIn(width: 8) } }
         go { Go.withLabels(["workload": "mutex-hotspot"]) { mutexHotspot(goroutines: 4) } }
         go { Go.withLabels(["workload": "forgotten-cancel"]) { forgottenCancel() } }
         go { Go.withLabels(["workload": "timer"]) { timerTask() } }
@@ -103,12 +104,40 @@ enum Workloads {
         }
     }
 
+    /// A fan-out/fan-in stage: a coordinator starts parallel lookups and waits for all of them
+    /// (`[sync.WaitGroup.Wait]` in goroutine dumps while the slowest one is still out).
+    static func fanOutFanIn(width: Int) {
+        var round = 0
+        while true {
+            let wg = WaitGroup()
+            let results = Channel<Int>(capacity: width)
+            let current = round
+            for part in 0..<width {
+                wg.go { results.send(lookUpPart(part, round: current)) }
+            }
+            waitForParts(wg)
+            results.close()
+            var merged = 0
+            for r in results { merged &+= r }
+            round &+= merged & 1
+            Go.sleep(for: .milliseconds(20))
+        }
+    }
+
+    @inline(never) static func waitForParts(_ wg: WaitGroup) { wg.wait() }
+
+    @inline(never) static func lookUpPart(_ part: Int, round: Int) -> Int {
+        Go.sleep(for: .milliseconds(10 + 5 * part))
+        return checksum(of: part &+ round)
+    }
+
     @inline(never) static func processJob(_ job: Int) -> Int {
         checksum(of: job)
     }
 
-    /// Several goroutines fighting over one mutex held while doing work: a contention hot spot in the
-    /// mutex profile and `[sync.Mutex.Lock]` waits in goroutine dumps.
+    /// Several goroutines fighting over one mutex held while doing work, and now and then while waiting
+    /// (a slow flush under the lock): a contention hot spot in the mutex profile and goroutines parked in
+    /// `[sync.Mutex.Lock]` in goroutine dumps.
     static func mutexHotspot(goroutines: Int) {
         let lock = GoMutex()
         let shared = SharedCounter()
@@ -125,6 +154,8 @@ enum Workloads {
     @inline(never) static func updateSharedState(_ lock: GoMutex, _ shared: SharedCounter) {
         lock.withLock {
             for _ in 0..<20 { shared.value &+= checksum(of: shared.value) }
+            shared.updates &+= 1
+            if shared.updates % 8 == 0 { Go.sleep(for: .milliseconds(20)) }
         }
     }
 
@@ -161,6 +192,7 @@ enum Workloads {
 /// State guarded by the hot-spot mutex.
 final class SharedCounter: @unchecked Sendable {
     var value = 0
+    var updates = 0
 }
 
 /// Buffers the churn workload never frees (the slow leak the heap profile should point at).

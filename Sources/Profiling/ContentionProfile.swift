@@ -87,7 +87,7 @@ public struct ContentionProfile: RenderableProfile {
                                          resolver: LeafTrimmingResolver(
                                             base: resolver,
                                             leafPCs: Set(records.compactMap { $0.stack.first.map { callSitePC(returnAddress: $0) } }),
-                                            isMachineryFrame: { GoroutineTraceback.isRuntimeInternal($0.function) }))
+                                            isMachineryFrame: { $0.kind == .runtime }))
         for record in records {
             try builder.addSample(stack: record.stack, values: [record.count, record.delayNanoseconds])
         }

@@ -109,6 +109,25 @@ public struct CountProfile: RenderableProfile {
             previousCount = 1
         }
         flushPrevious()
+        // Stacks that differ only in thunks or in the glue under the goroutine's function are the same
+        // stack to a reader (Go never sees such frames): trim them, then merge what became equal.
+        var frames = ResolvedFrames()
+        frames.resolve(order.lazy.flatMap(\.stack).map { callSitePC(returnAddress: $0) }, with: resolver)
+        var mergedIndex: [Key: Int] = [:]
+        var mergedOrder: [Key] = []
+        var mergedCounts: [Int] = []
+        for (index, key) in order.enumerated() {
+            let trimmed = Key(stack: frames.trimmed(key.stack), labels: key.labels)
+            if let existing = mergedIndex[trimmed] {
+                mergedCounts[existing] += counts[index]
+            } else {
+                mergedIndex[trimmed] = mergedOrder.count
+                mergedOrder.append(trimmed)
+                mergedCounts.append(counts[index])
+            }
+        }
+        order = mergedOrder
+        counts = mergedCounts
         var groups = order.enumerated().map { index, key -> Group in
             let sorted = key.labels.sorted { $0.key.utf8.lexicographicallyPrecedes($1.key.utf8) }
             var textKey = TextBuffer()

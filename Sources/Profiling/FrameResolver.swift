@@ -19,6 +19,27 @@ extension SymbolicatedFrame {
     var isKnown: Bool { !function.isEmpty && function != "?" }
 }
 
+/// What a stack keeps of one PC (decided from its frames' kinds, so per PC, not per stack).
+enum PCDisposition {
+    /// The PC stays.
+    case keep
+    /// Nothing but compiler thunks: left out, its neighbours stay.
+    case skip
+    /// Runtime glue below a goroutine's own function: it and everything rootward of it are left out, as
+    /// Go leaves out `runtime.goexit`.
+    case endsStack
+
+    init(_ frames: [SymbolicatedFrame]) {
+        if frames.contains(where: { $0.kind == .goroutineRoot }) {
+            self = .endsStack
+        } else if !frames.isEmpty, frames.allSatisfy({ $0.kind == .thunk }) {
+            self = .skip
+        } else {
+            self = .keep
+        }
+    }
+}
+
 /// Symbolizes each distinct PC once and remembers the answer for the rest of one rendering.
 struct ResolvedFrames {
     private(set) var framesByPC: [UInt: [SymbolicatedFrame]] = [:]
@@ -38,6 +59,21 @@ struct ResolvedFrames {
     }
 
     subscript(pc: UInt) -> [SymbolicatedFrame] { framesByPC[pc] ?? [] }
+
+    /// `stack` (return addresses, leaf first) without thunk-only PCs and without the goroutine glue at its
+    /// root. Every PC must have been resolved.
+    func trimmed(_ stack: [UInt]) -> [UInt] {
+        var result: [UInt] = []
+        result.reserveCapacity(stack.count)
+        for returnAddress in stack where returnAddress != 0 {
+            switch PCDisposition(self[callSitePC(returnAddress: returnAddress)]) {
+            case .keep: result.append(returnAddress)
+            case .skip: continue
+            case .endsStack: return result
+            }
+        }
+        return result
+    }
 }
 
 /// The call-site PC for a return address: backing up one byte lands inside the call instruction, which is

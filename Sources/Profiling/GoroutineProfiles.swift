@@ -7,8 +7,8 @@ public enum GoroutineProfiles {
     /// What the `debug=1` text hides: scheduler frames, goroutine entry frames and compiler thunks, as Go
     /// hides `runtime.gopark` at the leaf and `runtime.goexit` at the root. The proto keeps every frame.
     public static let textFilter = StackTextFilter(
-        omits: { GoroutineTraceback.isRuntimeInternal($0.function) },
-        hidesWhileLeading: { GoroutineTraceback.isRuntimeInternal($0.function) })
+        omits: { $0.kind == .runtime || !$0.isKnown },
+        hidesWhileLeading: { $0.kind == .runtime || !$0.isKnown })
 
     /// Every live goroutine, grouped by (stack, labels).
     public static func goroutine(resolver: any FrameResolver = Symbolizer.shared, maxDepth: Int = 128) -> CountProfile {

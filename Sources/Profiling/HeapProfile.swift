@@ -69,7 +69,7 @@ public struct HeapProfile: RenderableProfile {
         self.samplingRate = snapshot.samplingRate
         self.records = snapshot.records
         self.timeNanos = timeNanos ?? currentUnixNanos()
-        self.memoryStatistics = memoryStatistics ?? .current()
+        self.memoryStatistics = memoryStatistics ?? .current(records: snapshot.records)
     }
 
     /// Takes a snapshot of the sampler now.

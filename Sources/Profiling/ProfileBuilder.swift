@@ -84,20 +84,46 @@ public struct ProfileBuilder {
         }
     }
 
-    /// Symbolizes every distinct PC and returns the finished profile.
+    /// Symbolizes every distinct PC and returns the finished profile. Stacks lose their thunk-only PCs and
+    /// the goroutine glue at their root (`PCDisposition`); locations are numbered in order of first use
+    /// after that, so every location is used.
     public func build() -> Profile {
         var result = profile
-        let callSites = returnAddresses.map { callSitePC(returnAddress: $0) }
-        let frames = callSites.isEmpty ? [] : resolver.frames(at: callSites)
+        let allCallSites = returnAddresses.map { callSitePC(returnAddress: $0) }
+        let allFrames = allCallSites.isEmpty ? [] : resolver.frames(at: allCallSites)
+        let dispositions = allCallSites.indices.map { PCDisposition($0 < allFrames.count ? allFrames[$0] : []) }
+
+        // Old location id (index + 1 into returnAddresses) -> new id, 0 while unused.
+        var renumbered = [UInt64](repeating: 0, count: returnAddresses.count)
+        var kept: [Int] = []
+        for sampleIndex in result.samples.indices {
+            var ids: [UInt64] = []
+            ids.reserveCapacity(result.samples[sampleIndex].locationIDs.count)
+            frames: for old in result.samples[sampleIndex].locationIDs {
+                let index = Int(old - 1)
+                switch dispositions[index] {
+                case .skip: continue frames
+                case .endsStack: break frames
+                case .keep:
+                    if renumbered[index] == 0 {
+                        kept.append(index)
+                        renumbered[index] = UInt64(kept.count)
+                    }
+                    ids.append(renumbered[index])
+                }
+            }
+            result.samples[sampleIndex].locationIDs = ids
+        }
         let images = resolver.mappings()
 
         var coverage = [MappingCoverage](repeating: MappingCoverage(), count: images.count)
         var functionIDs: [FunctionKey: UInt64] = [:]
-        result.locations.reserveCapacity(callSites.count)
+        result.locations.reserveCapacity(kept.count)
 
-        for (index, address) in callSites.enumerated() {
+        for (newIndex, index) in kept.enumerated() {
+            let address = allCallSites[index]
             let mappingIndex = resolver.mappingIndex(containing: address).flatMap { $0 < images.count ? $0 : nil }
-            let pcFrames = index < frames.count ? frames[index] : []
+            let pcFrames = index < allFrames.count ? allFrames[index] : []
             var lines: [Line] = []
             lines.reserveCapacity(pcFrames.count)
             for frame in pcFrames where frame.isKnown {
@@ -114,7 +140,7 @@ public struct ProfileBuilder {
                 lines.append(Line(functionID: functionID, line: Int64(frame.line)))
             }
             if let mappingIndex { coverage[mappingIndex].record(frames: pcFrames, emittedLines: lines.count) }
-            result.locations.append(Location(id: UInt64(index + 1), mappingID: mappingIndex.map { UInt64($0 + 1) } ?? 0,
+            result.locations.append(Location(id: UInt64(newIndex + 1), mappingID: mappingIndex.map { UInt64($0 + 1) } ?? 0,
                                              address: UInt64(address), lines: lines))
         }
 

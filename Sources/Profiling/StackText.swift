@@ -65,10 +65,15 @@ struct TextBuffer {
         let start = bytes.count
         var showing = allFrames
         var any = false
-        for returnAddress in stack where returnAddress != 0 {
+        stackWalk: for returnAddress in stack where returnAddress != 0 {
             any = true
             let pc = callSitePC(returnAddress: returnAddress)
             let pcFrames = frames[pc]
+            switch PCDisposition(pcFrames) {
+            case .keep: break
+            case .skip: continue stackWalk
+            case .endsStack: break stackWalk
+            }
             if !pcFrames.contains(where: \.isKnown) {
                 showing = true
                 append("#\t")

@@ -35,12 +35,20 @@ enum SwiftNameFormatter {
 
     /// The readable name for linker symbol `symbol` (see the type's documentation for the convention).
     static func readableName(forSymbol symbol: String) -> String {
+        describe(symbol: symbol).name
+    }
+
+    /// The readable name of linker symbol `symbol` and how stacks treat its frames.
+    static func describe(symbol: String) -> (name: String, kind: FrameKind) {
         if isSwiftMangled(symbol) {
-            guard let demangled = demangleSwift(symbol) else { return symbol }
-            return simplify(demangled)
+            guard let demangled = demangleSwift(symbol) else { return (symbol, .code) }
+            let name = GoStyleName.rewrite(simplify(demangled))
+            return (name, FrameClassifier.kind(ofSwiftSymbol: demangled, named: name))
         }
-        if symbol.hasPrefix("_Z"), let demangled = demangleCxx(symbol) { return demangled }
-        return symbol
+        if symbol.hasPrefix("_Z"), let demangled = demangleCxx(symbol) {
+            return (demangled.filter { $0 != " " }, .code)
+        }
+        return (symbol, FrameClassifier.kind(ofCSymbol: symbol))
     }
 
     static func isSwiftMangled(_ symbol: String) -> Bool {

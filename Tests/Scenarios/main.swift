@@ -144,6 +144,23 @@ let scenarios: [String: @Sendable () throws -> Void] = [
         _ = ctx.done.receive()
         print("timedOut=\(timedOut) err=\(ctx.err!)")
     },
+    "grow-procs-while-stealing": {
+        // Ms look for work on every P while GOMAXPROCS grows to new, never-created Ps (issue 15's
+        // TestSelectStress crash: `procs` was raised before those Ps existed).
+        Go.setMaxProcs(2)
+        let state = ResultsBox(count: 1)
+        let wg = WaitGroup()
+        for _ in 0..<8 {
+            wg.go { while state.get(0) == 0 { Go.yield() } }
+        }
+        for n in [16, 64, 256, 1024] {
+            Go.setMaxProcs(n)
+            Go.sleep(for: .milliseconds(2))
+        }
+        state.set(0, 1)
+        wg.wait()
+        print("procs=\(Go.maxProcs)")
+    },
 ]
 
 /// Shared results with plain synchronization (the scenarios test the runtime, not Swift concurrency).
@@ -167,7 +184,7 @@ final class NSLockish: @unchecked Sendable {
 }
 
 let args = CommandLine.arguments
-guard args.count == 2, let scenario = scenarios[args[1]] else {
+guard args.count == 2, let scenario = scenarios[args[1]] ?? netScenarios[args[1]] else {
     let names = scenarios.keys.sorted().joined(separator: ", ")
     print("usage: \(args.first ?? "scenarios") <scenario>\nscenarios: \(names)")
     exit(64)

@@ -104,6 +104,10 @@ void gr_install_overflow_handler(gr_overflow_reporter reporter);
 /// Gives the calling thread an alternate signal stack (so the handler can run when a stack is exhausted).
 void gr_thread_setup_signal_stack(void);
 
+// ---- Netpoller system calls (Netpoll.c) ----
+
+#include "Netpoll.h"
+
 // ---- Swift exclusivity-access set, saved per goroutine across switches (runtime ABI of libswiftCore) ----
 
 void swift_task_enterThreadLocalContext(char *state);

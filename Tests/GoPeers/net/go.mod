@@ -1,0 +1,3 @@
+module goroutines.peers/net
+
+go 1.27

@@ -10,7 +10,7 @@ import Logging
 /// OpenMetrics, client_golang's names), `/debug/pprof/delta_heap|delta_block|delta_mutex` (Grafana's
 /// godeltaprof: changes since the previous call, one consumer per endpoint), `/debug/flamegraph?profile=…`
 /// (a self-contained flame-graph page) and `/debug/schedtrace?interval=MS[&detail=1]` (schedtrace lines
-/// streamed over HTTP/1.1 until the client leaves, at most 4 at once).
+/// streamed, chunked on HTTP/1.1 or as DATA frames on HTTP/2, until the client leaves; at most 4 at once).
 ///
 /// Where it deliberately differs from Go 1.27 (see `PprofRouter.swift` for the full list):
 /// `POST /debug/pprof/symbol` works (Go ≥1.23 answers 405 and breaks `go tool pprof`);

@@ -7,7 +7,11 @@ import Goroutines
 import Logging
 
 /// Serves `/debug/pprof/*` as Go 1.27's net/http/pprof does, over HTTP/1.1 and h2c, on TCP and/or
-/// a Unix socket.
+/// a Unix socket. Beyond Go's routes (see `OperatorRoutes.swift`): `/metrics` (Prometheus text or
+/// OpenMetrics, client_golang's names), `/debug/pprof/delta_heap|delta_block|delta_mutex` (Grafana's
+/// godeltaprof: changes since the previous call, one consumer per endpoint), `/debug/flamegraph?profile=…`
+/// (a self-contained flame-graph page) and `/debug/schedtrace?interval=MS[&detail=1]` (schedtrace lines
+/// streamed, chunked on HTTP/1.1 or as DATA frames on HTTP/2, until the client leaves; at most 4 at once).
 ///
 /// Where it deliberately differs from Go 1.27 (see `PprofRouter.swift` for the full list):
 /// `POST /debug/pprof/symbol` works (Go ≥1.23 answers 405 and breaks `go tool pprof`);

@@ -152,7 +152,8 @@ func goFormatFloat(_ value: Double) -> String {
     if value.isInfinite { return value < 0 ? "-Inf" : "+Inf" }
     if value == 0 { return value.sign == .minus ? "-0" : "0" }
     // Swift's description gives the shortest round-tripping digits; take them apart.
-    let (negative, digits, exponent) = shortestDigits(abs(value))
+    let negative = value < 0
+    let (_, digits, exponent) = shortestDigits(abs(value))
     let eprec = 6
     var out = negative ? "-" : ""
     if exponent < -4 || exponent >= eprec {

@@ -460,6 +460,7 @@ final class Scheduler: @unchecked Sendable {
             putFreeG(g, m.p)
         case .exitBlockingCallWithoutP:
             g.status = .runnable
+            stampRunnable(g)
             g.m = nil
             g.scanLock.store(false, ordering: .releasing)
             globalRunqPut(g)

@@ -591,7 +591,9 @@ final class GoContextTests: XCTestCase, @unchecked Sendable {
                 let (ctx, cancel) = Context.background.withCancel()
                 let donec = ctx.done
                 go { cancel() }
-                while ctx.err == nil {}
+                // Go yields here on wasm, which cannot preempt the spinning goroutine; so must this
+                // port on one P until preemption lands (issue 14).
+                while ctx.err == nil { if Go.maxProcs == 1 { Go.yield() } }
                 var closed = false
                 select {
                     Receive(donec) { _ in closed = true }

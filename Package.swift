@@ -110,7 +110,7 @@ let package = Package(
         ),
         .testTarget(name: "ProfilingTests", dependencies: ["Profiling", "InliningFixture"], swiftSettings: framePointersSwift),
         // Go's own tests of goroutines, channels, select, sync, context and timers, ported (issue 15).
-        .testTarget(name: "GoSemanticsTests", dependencies: ["Goroutines"], swiftSettings: framePointersSwift),
+        .testTarget(name: "GoSemanticsTests", dependencies: ["Goroutines", "Profiling"], swiftSettings: framePointersSwift),
         .testTarget(
             name: "DebugServerTests",
             dependencies: ["DebugServer"],

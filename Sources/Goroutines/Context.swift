@@ -172,7 +172,7 @@ public final class Context: @unchecked Sendable, CustomStringConvertible {
 
     /// Go's stringify: strings as they are, describable values by their description, others by type name.
     private static func stringify(_ value: Any?) -> String {
-        guard let value else { return "<nil>" }
+        guard let value, !((value as? any OptionalValue)?.isNone ?? false) else { return "<nil>" }
         if let s = value as? String { return s }
         if let s = value as? any CustomStringConvertible { return s.description }
         return String(reflecting: type(of: value))
@@ -316,6 +316,15 @@ private final class AfterFuncRegistration: @unchecked Sendable {
     func start() {
         if claim() { go(body) }
     }
+}
+
+/// Lets `stringify` print a stored nil as Go prints a nil value.
+private protocol OptionalValue {
+    var isNone: Bool { get }
+}
+
+extension Optional: OptionalValue {
+    var isNone: Bool { self == nil }
 }
 
 extension Context {

@@ -65,5 +65,8 @@ enum Pending {
     static let selectStress = "select-stress crash (sched branch)"
     /// Scheduler.stealWork never takes a running P's runnext; Go's last steal round does (runqgrab), so a
     /// goroutine readied into the runnext of a P whose goroutine spins waits until preemption.
+    /// Seen once in a full run at GOMAXPROCS 2: every M idle in stopM, the timed sleeper waiting for a
+    /// 1000-hour timer while a 20 ms Go.after timer was pending, the test's select never woken.
+    static let lostTimerWakeup = "rare hang: a due timer did not wake an idle M (sched branch)"
     static let runnextSteal = "runnext of a running P is never stolen (sched branch; or preemption, issue 14)"
 }

@@ -87,14 +87,9 @@ public struct RuntimePprofProvider: PprofProvider {
         guard name == "goroutine" && debug >= 2 else {
             return try output.write(render(name, debug: debug, gcFirst: gcFirst, cancel: cancel))
         }
-        let goroutines = RuntimeSnapshot.goroutines(withStacks: true)
-        var start = 0
-        while start < goroutines.count {
+        try GoroutineProfiles.writeGoroutineTraceback(symbolizer: symbolizer) { piece in
             try cancel.check()
-            let end = min(goroutines.count, start + 256)
-            let text = GoroutineTraceback.render(Array(goroutines[start..<end]), symbolizer: symbolizer)
-            try output.write(start == 0 ? text : "\n" + text)
-            start = end
+            try output.write(piece)
         }
     }
 

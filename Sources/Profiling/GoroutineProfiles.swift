@@ -20,10 +20,25 @@ public enum GoroutineProfiles {
 
     /// `goroutine?debug=2`: Go 1.27's traceback text for every live goroutine.
     public static func goroutineTraceback(symbolizer: Symbolizer = .shared) -> String {
-        let dump = GoroutineTraceback.render(RuntimeSnapshot.goroutines(withStacks: true), symbolizer: symbolizer)
+        var dump = ""
+        writeGoroutineTraceback(symbolizer: symbolizer) { dump += $0 }
+        return dump
+    }
+
+    /// The same text handed over a few hundred goroutines at a time (blocks separated by a blank line, as
+    /// in the whole dump), so a dump of 100 000 goroutines is never whole in memory.
+    public static func writeGoroutineTraceback(symbolizer: Symbolizer = .shared, goroutinesPerPiece: Int = 256,
+                                               _ write: (String) throws -> Void) rethrows {
         // A deadlocked process kept running for inspection says so first (DeadlockBehavior).
-        guard let notice = RuntimeSnapshot.deadlockNotice else { return dump }
-        return "deadlocked: " + notice + "\n\n" + dump
+        if let notice = RuntimeSnapshot.deadlockNotice { try write("deadlocked: " + notice + "\n\n") }
+        let goroutines = RuntimeSnapshot.goroutines(withStacks: true)
+        var start = 0
+        while start < goroutines.count {
+            let end = min(goroutines.count, start + goroutinesPerPiece)
+            let text = GoroutineTraceback.render(Array(goroutines[start..<end]), symbolizer: symbolizer)
+            try write(start == 0 ? text : "\n" + text)
+            start = end
+        }
     }
 
     /// One record per OS thread the runtime created, with the stack that caused its creation.

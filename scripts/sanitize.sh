@@ -27,7 +27,7 @@ skips=(
     # Timing budgets and allocation-count benchmarks measure the sanitizer, not the code.
     --skip 'Benchmark|SpeedMeasurement'
     # RSS bounds: the sanitizer's shadow memory and quarantine dominate the resident size.
-    --skip 'ResponseMemoryTests.testTwentySlowReaders|ResponseMemoryTests.testThreeHundredScrapeRounds'
+    --skip 'ResponseMemoryTests.testTwentySlowReaders|ResponseMemoryTests.testTwoHundredScrapeRounds'
     # The sanitizer's interceptors shadow libc symbols (qsort resolves to __interceptor_trampoline_qsort).
     --skip 'testLibcFunctionResolves'
     # The sanitizer's read() interceptor sits between the caller and the system call it samples.

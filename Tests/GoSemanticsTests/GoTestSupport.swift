@@ -72,15 +72,12 @@ enum Pending {
     static let preemption = "needs preemption (issue 14)"
     static let selectFairness = "select fairness (sched branch)"
     static let selectStress = "select-stress crash (sched branch)"
-    /// Scheduler.stealWork never takes a running P's runnext; Go's last steal round does (runqgrab), so a
-    /// goroutine readied into the runnext of a P whose goroutine spins waits until preemption.
     /// Scheduler.resizeProcs publishes the new GOMAXPROCS before it creates the new Ps, and sysmon's
     /// retakeBlockedPs reads p(i) for i < procs without the lock: "Scheduler.swift:77: Unexpectedly found
     /// nil" (TestSelectStress's crash: it sets GOMAXPROCS 10). After a decrease, goroutines are lost now
     /// and then (all Ms idle, a goroutine never run again).
     static let resize = "changing GOMAXPROCS at run time crashes or loses goroutines (sched branch)"
-    /// Seen once in a full run at GOMAXPROCS 2: every M idle in stopM, the timed sleeper waiting for a
-    /// 1000-hour timer while a 20 ms Go.after timer was pending, the test's select never woken.
-    static let lostTimerWakeup = "rare hang: a due timer did not wake an idle M (sched branch)"
+    /// Scheduler.stealWork never takes a running P's runnext; Go's last steal round does (runqgrab), so a
+    /// goroutine readied into the runnext of a P whose goroutine spins waits until preemption.
     static let runnextSteal = "runnext of a running P is never stolen (sched branch; or preemption, issue 14)"
 }

@@ -21,6 +21,8 @@ public final class GoTimer: @unchecked Sendable {
     /// receiving from it, or selecting on it, then waits forever.
     public let channel: Channel<ContinuousClock.Instant>?
     private let body: (@Sendable () -> Void)?
+    /// Nanoseconds between runs of a `repeating` timer; 0 for one-shot timers.
+    private let period: Int64
     private let lock = RuntimeLock()
     private var generation: UInt64 = 0
     /// Armed and not yet fired.
@@ -31,12 +33,14 @@ public final class GoTimer: @unchecked Sendable {
     public init(after delay: Duration) {
         channel = Channel(capacity: 1)
         body = nil
+        period = 0
         lock.withLock { arm(delay) }
     }
 
     private init(delay: Duration, body: @escaping @Sendable () -> Void) {
         channel = nil
         self.body = body
+        period = 0
         lock.withLock { arm(delay) }
     }
 
@@ -59,7 +63,8 @@ public final class GoTimer: @unchecked Sendable {
     private init(repeating interval: Duration, body: @escaping @Sendable () -> Void) {
         channel = nil
         self.body = body
-        lock.withLock { arm(interval, period: max(1, interval.nanoseconds)) }
+        period = max(1, interval.nanoseconds)
+        lock.withLock { arm(interval) }
     }
 
     /// Stops the timer. Returns true if this call stopped it before it fired: for a channel timer, also
@@ -70,8 +75,8 @@ public final class GoTimer: @unchecked Sendable {
         lock.withLock { disarm() }
     }
 
-    /// Re-arms the timer to fire after `delay` (for an `afterFunc` timer: to run its function again), and
-    /// returns what `stop` would have. No value from before the reset can be received afterwards.
+    /// Re-arms the timer to fire after `delay` (for an `afterFunc` timer: to run its function again; a
+    /// `repeating` one then runs every interval again), and returns what `stop` would have. No value from before the reset can be received afterwards.
     @discardableResult
     public func reset(_ delay: Duration) -> Bool {
         lock.withLock {
@@ -95,7 +100,7 @@ public final class GoTimer: @unchecked Sendable {
     }
 
     /// Caller holds `lock`.
-    private func arm(_ delay: Duration, period: Int64 = 0) {
+    private func arm(_ delay: Duration) {
         let armed = generation
         let timer = RuntimeTimer(action: .run({ [self] in fire(armed) }))
         timer.when = runtimeDeadline(after: delay)
@@ -119,7 +124,7 @@ public final class GoTimer: @unchecked Sendable {
             _ = channel.trySend(.now)
             lock.unlock()
         } else {
-            if runtimeTimer?.period == 0 {
+            if period == 0 {
                 active = false
                 runtimeTimer = nil
             }

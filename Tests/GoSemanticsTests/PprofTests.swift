@@ -20,7 +20,7 @@ import Profiling
 final class GoPprofTests: XCTestCase, @unchecked Sendable {
     func testGoroutineCounts() throws {
         try goTest {
-            try withMaxProcs(1) {  // ensures all goroutines reach the desired blocking point
+            withMaxProcs(1) {  // ensures all goroutines reach the desired blocking point
                 let c = Channel<Int>()
                 for i in 0..<100 {
                     if i % 10 == 0 { go { func1(c) } } else if i % 2 == 0 { go { func2(c) } } else { go { func3(c) } }
@@ -36,7 +36,7 @@ final class GoPprofTests: XCTestCase, @unchecked Sendable {
                 defer { Go.setGoroutineLabels([:]) }
 
                 let profile = GoroutineProfiles.goroutine()
-                let prof = try profile.legacyText()
+                let prof = profile.legacyText()
                 let labelStr = "\n# labels: {\"label\":\"value\"}"
                 let selfLabelStr = "\n# labels: {\"self-label\":\"self-value\"}"
                 let orderedPrefix = ["\n50 @ ", "\n44 @", labelStr, "\n40 @", "\n36 @", labelStr, "\n10 @", "\n9 @", labelStr, "\n1 @"]

@@ -87,7 +87,7 @@ final class GoSyncTests: XCTestCase, @unchecked Sendable {
     func testParallelReaders() throws {
         try goTest {
             let previous = Go.maxProcs
-            defer { Go.setMaxProcs(previous) }
+            defer { setMaxProcsForTest(previous) }
             parallelReaders(1, gomaxprocs: 4)
             parallelReaders(3, gomaxprocs: 4)
             parallelReaders(4, gomaxprocs: 2)
@@ -110,7 +110,7 @@ final class GoSyncTests: XCTestCase, @unchecked Sendable {
             m.readUnlock()
 
             let previous = Go.maxProcs
-            defer { Go.setMaxProcs(previous) }
+            defer { setMaxProcsForTest(previous) }
             let n = testingShort ? 5 : 1000
             for (procs, readers) in [(1, 1), (1, 3), (1, 10), (4, 1), (4, 3), (4, 10), (10, 1), (10, 3), (10, 10), (10, 5)] {
                 hammerRWMutex(gomaxprocs: procs, numReaders: readers, iterations: n)
@@ -465,7 +465,7 @@ private func hammerMutex(_ m: GoMutex, _ loops: Int, _ cdone: Channel<Bool>) {
 }
 
 private func parallelReaders(_ numReaders: Int, gomaxprocs: Int) {
-    Go.setMaxProcs(gomaxprocs)
+    setMaxProcsForTest(gomaxprocs)
     let m = RWMutex()
     let clocked = Channel<Bool>(), cunlock = Channel<Bool>(), cdone = Channel<Bool>()
     for _ in 0..<numReaders {
@@ -483,7 +483,7 @@ private func parallelReaders(_ numReaders: Int, gomaxprocs: Int) {
 }
 
 private func hammerRWMutex(gomaxprocs: Int, numReaders: Int, iterations: Int) {
-    Go.setMaxProcs(gomaxprocs)
+    setMaxProcsForTest(gomaxprocs)
     let activity = AtomicInt()
     let rwm = RWMutex()
     let cdone = Channel<Bool>()

@@ -773,8 +773,8 @@ final class ChanTimer: TestTimer {
     init(_ d: Duration) { timer = GoTimer(after: d) }
     init(_ timer: GoTimer) { self.timer = timer }
     var c: Channel<ContinuousClock.Instant> { timer.channel! }
-    func stop() -> Bool { timer.stop() }
-    func reset(_ d: Duration) -> Bool { timer.reset(d) }
+    @discardableResult func stop() -> Bool { timer.stop() }
+    @discardableResult func reset(_ d: Duration) -> Bool { timer.reset(d) }
 }
 
 /// Go's newTimerFunc: NewTimer simulated with AfterFunc, which avoids the channel-timer special cases.
@@ -785,8 +785,8 @@ final class FuncTimer: TestTimer {
         let c = c
         timer = GoTimer.afterFunc(d) { c.send(.now) }
     }
-    func stop() -> Bool { timer.stop() }
-    func reset(_ d: Duration) -> Bool { timer.reset(d) }
+    @discardableResult func stop() -> Bool { timer.stop() }
+    @discardableResult func reset(_ d: Duration) -> Bool { timer.reset(d) }
 }
 
 /// Go's tickerTimer: a Ticker with Timer's Stop/Reset results.
@@ -795,13 +795,13 @@ final class TickerTimer: TestTimer, @unchecked Sendable {
     private var stopped = false
     init(_ ticker: GoTicker) { self.ticker = ticker }
     var c: Channel<ContinuousClock.Instant> { ticker.channel }
-    func stop() -> Bool {
+    @discardableResult func stop() -> Bool {
         let pending = !stopped
         stopped = true
         ticker.stop()
         return pending
     }
-    func reset(_ d: Duration) -> Bool {
+    @discardableResult func reset(_ d: Duration) -> Bool {
         let pending = !stopped
         stopped = false
         ticker.reset(d)

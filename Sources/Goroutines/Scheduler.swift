@@ -505,6 +505,12 @@ final class Scheduler: @unchecked Sendable {
                 continue
             }
             if p.id >= procs {
+                // A spinning M whose P was retired stops counting as spinning (else nmspinning leaks and
+                // wakep never wakes anyone again).
+                if m.spinning {
+                    m.setSpinning(false)
+                    nmspinning.wrappingSubtract(1, ordering: .relaxed)
+                }
                 retireP(m)
                 continue
             }

@@ -83,13 +83,24 @@ let package = Package(
         ),
         // CPU profiler overhead benchmark (the same CPU-bound work with profiling off and at 100 Hz).
         .executableTarget(name: "CPUProfileBench", dependencies: ["Profiling"], swiftSettings: framePointersSwift),
+        // libFuzzer targets for the debug server's parsers (scripts/fuzz.sh); otherwise a replayer of saved inputs.
+        .executableTarget(name: "DebugServerFuzz", dependencies: ["DebugServer"], path: "Tests/Fuzz/DebugServerFuzz",
+                          swiftSettings: framePointersSwift),
         // Small programs the tests run as subprocesses (deadlocks, panics, stack overflow, schedtrace).
         .executableTarget(
             name: "GoroutinesScenarios",
-            dependencies: ["Goroutines", "Profiling"],
+            dependencies: ["Goroutines", "Profiling", "DebugServer"],
             path: "Tests/Scenarios",
             swiftSettings: framePointersSwift
         ),
+
+        // Optimized code with known inlining for the frame-fidelity golden tests in ProfilingTests.
+        .target(name: "InliningFixture", dependencies: ["Goroutines"], path: "Tests/InliningFixture",
+                swiftSettings: framePointersSwift + [.unsafeFlags(["-O"])]),
+        // README.md's Swift snippets, extracted and compiled (ReadmeSnippetsTests keeps them in sync).
+        .target(name: "ReadmeSnippets", dependencies: ["Goroutines", "Profiling", "DebugServer"], path: "Tests/ReadmeSnippets",
+                swiftSettings: [.unsafeFlags(["-suppress-warnings"])]),
+        .testTarget(name: "ReadmeSnippetsTests", dependencies: ["ReadmeSnippets"]),
 
         .testTarget(name: "SymbolicationTests", dependencies: ["Symbolication"], swiftSettings: framePointersSwift),
         .testTarget(
@@ -97,7 +108,9 @@ let package = Package(
             dependencies: ["Goroutines"],
             swiftSettings: framePointersSwift
         ),
-        .testTarget(name: "ProfilingTests", dependencies: ["Profiling"], swiftSettings: framePointersSwift),
+        .testTarget(name: "ProfilingTests", dependencies: ["Profiling", "InliningFixture"], swiftSettings: framePointersSwift),
+        // Go's own tests of goroutines, channels, select, sync, context and timers, ported (issue 15).
+        .testTarget(name: "GoSemanticsTests", dependencies: ["Goroutines", "Profiling"], swiftSettings: framePointersSwift),
         .testTarget(
             name: "DebugServerTests",
             dependencies: ["DebugServer"],

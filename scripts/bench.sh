@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 source scripts/setup.sh
 rounds="${1:-3}"; shift || true
 benches=("$@")
-[ ${#benches[@]} -gt 0 ] || benches=(raw_switch spawn_join gosched_ping sleep fib parked goroutine_profile
+[ ${#benches[@]} -gt 0 ] || benches=(raw_switch spawn_join gosched_ping sleep hog_sleep fib parked goroutine_profile
     chan_pingpong chan_buffered select_fanin mutex_contended waitgroup_fanout blockprofile_cost
     net_echo_rtt net_echo_throughput net_accept_rate net_idle_conns)
 swift build -c release --product goroutines-bench >&2

@@ -4,7 +4,8 @@
 set -euo pipefail
 
 need_apt=()
-for pkg in zlib1g-dev libnghttp2-dev nghttp2-client curl pkg-config; do
+# prometheus (server + promtool) and chromium: the /metrics round trip and the flame-graph page tests.
+for pkg in zlib1g-dev libnghttp2-dev nghttp2-client curl pkg-config prometheus chromium; do
     dpkg -s "$pkg" >/dev/null 2>&1 || need_apt+=("$pkg")
 done
 if [ ${#need_apt[@]} -gt 0 ]; then

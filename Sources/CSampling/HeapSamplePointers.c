@@ -99,3 +99,9 @@ __attribute__((noinline)) void gr_heap_forget_if_sampled(void *ptr) {
     gr_heap_sampled_block block;
     if (gr_heap_take_sampled_block(ptr, &block)) gr_heap_credit_free(&block);
 }
+
+/// The table of sampled pointers: the goroutine leak scan must not count these as references.
+void gr_heap_pointer_table_range(uintptr_t *lo, uintptr_t *hi) {
+    *lo = (uintptr_t)gr_pointer_keys;
+    *hi = (uintptr_t)(gr_pointer_keys + GR_POINTER_COUNT);
+}

@@ -1,6 +1,7 @@
 #include "CStackSwitch.h"
 
 extern void gr_goroutine_trampoline(void);
+extern void gr_sanitizer_context_made(gr_context *ctx);
 
 void gr_context_make(gr_context *ctx, uintptr_t stack_top, void (*entry)(void *), void *arg) {
     uintptr_t top = stack_top & ~(uintptr_t)15;
@@ -13,5 +14,6 @@ void gr_context_make(gr_context *ctx, uintptr_t stack_top, void (*entry)(void *)
     ctx->rbx = (uintptr_t)entry;
     ctx->r12 = (uintptr_t)arg;
     ctx->r13 = ctx->r14 = ctx->r15 = 0;
+    gr_sanitizer_context_made(ctx);
 }
 

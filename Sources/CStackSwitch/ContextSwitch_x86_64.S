@@ -2,6 +2,13 @@
 // `from`, loads them from `to`. Floating-point control words are not switched: Swift code does not change
 // them, and leaving them out keeps the switch at a handful of instructions.
 #if defined(__x86_64__)
+// Under ThreadSanitizer or AddressSanitizer the switch is entered through SanitizerFibers.c, which
+// announces the fiber switch.
+#if defined(__has_feature)
+#if __has_feature(thread_sanitizer) || __has_feature(address_sanitizer)
+#define gr_context_switch gr_context_switch_raw
+#endif
+#endif
     .text
     .globl gr_context_switch
     .type gr_context_switch, @function

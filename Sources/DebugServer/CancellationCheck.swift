@@ -8,6 +8,7 @@ public final class CancellationCheck: Sendable {
     private let flag = Atomic<Bool>(false)
     private let condition = NSCondition()
 
+    /// A flag not raised yet.
     public init() {}
 
     /// True once the request's client went away or the server is stopping.

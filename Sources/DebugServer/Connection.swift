@@ -12,10 +12,20 @@ private let http2Preface: [UInt8] = Array("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n".utf
 /// Stop reading new requests (or pulling HTTP/2 frames) while this much output waits for the peer.
 private let outboundHighWater = 1 << 20
 private let lingerNanoseconds: UInt64 = 1_000_000_000
+/// A streamed body is pulled into the output only while less than this waits there.
+private let streamLowWater = 256 * 1024
+private let crlf: [UInt8] = [13, 10]
+/// While the server is crowded (see ServerLoop.isCrowded), how long a connection may wait for a
+/// request head before it is closed, whatever readHeaderTimeout says.
+private let crowdedHeadNanoseconds: UInt64 = 2_000_000_000
+/// How long an HTTP/2 answer may wait on a flow-control window the client keeps shut.
+private let windowStallNanoseconds: UInt64 = 5_000_000_000
 
 final class Connection {
     let id: UInt64
     let fd: Int32
+    /// The client, for per-client limits (0: a Unix-socket peer).
+    let source: UInt64
     unowned let loop: ServerLoop
 
     private enum BodyReader {
@@ -44,10 +54,13 @@ final class Connection {
     private var peerClosed = false
     private var requestsServed = 0
     private(set) var isClosed = false
+    /// The HTTP/1.1 response body being streamed, while in `.handling`.
+    private var streaming: (pipe: ResponseBodyPipe, chunked: Bool, keepAlive: Bool)?
 
-    init(id: UInt64, fd: Int32, loop: ServerLoop, now: UInt64) {
+    init(id: UInt64, fd: Int32, source: UInt64, loop: ServerLoop, now: UInt64) {
         self.id = id
         self.fd = fd
+        self.source = source
         self.loop = loop
         idleSince = now
         lastWriteProgress = now
@@ -55,6 +68,32 @@ final class Connection {
     }
 
     var configuration: DebugServerConfiguration { loop.configuration }
+
+    /// Holding nothing but a wait for the next request head (or a slow body, a lingering close, an
+    /// HTTP/2 connection with no stream open): the kind of connection closed first when the server is full.
+    var isWaitingForRequest: Bool {
+        guard !isClosed, pendingOutboundBytes == 0 else { return false }
+        switch phase {
+        case .awaitingHead, .readingBody, .lingering: return true
+        case .http2(let session): return session.isIdle
+        case .handling: return false
+        }
+    }
+
+    /// Since when the connection has waited for its current request (accept, or the last answer).
+    var waitingSince: UInt64 {
+        if case .http2(let session) = phase { return session.lastActivity }
+        return idleSince
+    }
+
+    /// Closed to make room for a newcomer (see ServerLoop.makeRoom): an HTTP/2 peer is told with GOAWAY.
+    func evict() {
+        if case .http2(let session) = phase {
+            session.goAway()
+            flush()
+        }
+        close()
+    }
     var pendingOutboundBytes: Int { outbound.pendingBytes }
 
     // MARK: events
@@ -103,7 +142,7 @@ final class Connection {
         }
     }
 
-    func checkTimeouts(now: UInt64) {
+    func checkTimeouts(now: UInt64, crowded: Bool) {
         if pendingOutboundBytes > 0 && now &- lastWriteProgress > configuration.writeTimeout.nanoseconds {
             loop.logger.debug("resetting a connection that stopped reading its response")
             abort()
@@ -115,6 +154,8 @@ final class Connection {
         case .awaitingHead, .readingBody:
             if let deadline = requestDeadline, now >= deadline {
                 close()  // a slow (or slowloris) client: silent close, as Go does
+            } else if crowded && pendingOutboundBytes == 0 && now &- idleSince > crowdedHeadNanoseconds {
+                close()
             } else if requestDeadline == nil && inboundOffset == inbound.count && pendingOutboundBytes == 0
                         && now &- idleSince > configuration.idleTimeout.nanoseconds {
                 close()
@@ -122,6 +163,15 @@ final class Connection {
         case .handling:
             break
         case .http2(let session):
+            // A client that keeps a window shut holds its answers here: seconds, not the write timeout.
+            let stallLimit = min(windowStallNanoseconds, configuration.writeTimeout.nanoseconds)
+            if !session.checkWindowStalls(now: now, limit: stallLimit) {
+                loop.logger.debug("resetting an HTTP/2 connection whose peer keeps its window shut")
+                abort()
+                return
+            }
+            flush()
+            if isClosed { return }
             if session.hasResponseWaitingForWindow
                 && now &- session.lastResponseProgress > configuration.writeTimeout.nanoseconds {
                 loop.logger.debug("resetting an HTTP/2 connection whose peer keeps its window shut")
@@ -282,6 +332,12 @@ final class Connection {
                 return
             }
         }
+        if hasBody, let refusal = loop.router.authenticationFailure(headers: head.headers) {
+            // Nothing of an unauthenticated client's body is read (or waited for).
+            sendFinal(http1Head(refusal, keepAlive: false, minorVersion: head.minorVersion,
+                                framing: .length(refusal.body.count)) + refusal.body)
+            return
+        }
         if hasBody {
             if sendContinue { enqueue(Array("HTTP/1.1 100 Continue\r\n\r\n".utf8)); flush() }
             phase = .readingBody(head, head.chunked
@@ -310,16 +366,46 @@ final class Connection {
 
     /// A response for the request in flight (HTTP/1.1) or for an HTTP/2 stream.
     func complete(streamID: Int32, response: HTTPResponse) {
-        if isClosed { return }
+        if isClosed { response.bodyStream?.detach(); return }
         if case .http2(let session) = phase {
             session.complete(streamID: streamID, response: response)
             flush()
             return
         }
-        guard case .handling(let isHead, let requestedKeepAlive, let minorVersion, _) = phase else { return }
-        let keepAlive = requestedKeepAlive && !loop.isDraining
-        enqueue(http1Head(response, keepAlive: keepAlive, minorVersion: minorVersion))
+        guard case .handling(let isHead, let requestedKeepAlive, let minorVersion, _) = phase, streaming == nil else {
+            response.bodyStream?.detach()
+            return
+        }
+        var keepAlive = requestedKeepAlive && !loop.isDraining
+        if let pipe = response.bodyStream {
+            // Chunked on HTTP/1.1; an HTTP/1.0 client gets the body up to the connection's close.
+            let chunked = minorVersion >= 1
+            if !chunked { keepAlive = false }
+            enqueue(http1Head(response, keepAlive: keepAlive, minorVersion: minorVersion,
+                              framing: chunked ? .chunked : .untilClose))
+            if isHead {
+                pipe.detach()
+                finishResponse(keepAlive: keepAlive)
+            } else {
+                streaming = (pipe, chunked, keepAlive)
+                flush()
+            }
+            return
+        }
+        enqueue(http1Head(response, keepAlive: keepAlive, minorVersion: minorVersion, framing: .length(response.body.count)))
+        loop.responseBytesSinceTrim += response.body.count
         if !isHead { enqueue(response.body) }
+        finishResponse(keepAlive: keepAlive)
+    }
+
+    /// A streamed body (HTTP/1.1) has more bytes, or an HTTP/2 stream's has.
+    func bodyReady(streamID: Int32) {
+        if isClosed { return }
+        if case .http2(let session) = phase { session.resumeBody(streamID: streamID) }
+        flush()
+    }
+
+    private func finishResponse(keepAlive: Bool) {
         requestsServed += 1
         phase = .awaitingHead
         idleSince = monotonicNanoseconds()
@@ -328,9 +414,38 @@ final class Connection {
         if !isClosed { process() }
     }
 
+    /// Moves streamed body bytes into the output while little output waits, so the connection holds
+    /// at most `streamLowWater` plus one take of output, and the pipe its own capacity.
+    private func pumpStream() {
+        while let current = streaming, pendingOutboundBytes < streamLowWater {
+            let (pieces, state) = current.pipe.take(upTo: streamLowWater)
+            switch state {
+            case .bytes(let count):
+                loop.responseBytesSinceTrim += count
+                if current.chunked { enqueue(Array((String(count, radix: 16) + "\r\n").utf8)) }
+                for piece in pieces { enqueue(Array(piece)) }
+                if current.chunked { enqueue(crlf) }
+            case .wouldBlock:
+                return
+            case .finished:
+                if current.chunked { enqueue(Array("0\r\n\r\n".utf8)) }
+                streaming = nil
+                finishResponse(keepAlive: current.keepAlive)
+                return
+            case .failed:
+                // The handler failed halfway: the client must not take a cut body for a whole one.
+                streaming = nil
+                abort()
+                return
+            }
+        }
+    }
+
     /// Status line and header block, as Go writes them: handler headers sorted by name, then Date
     /// and Content-Length.
-    private func http1Head(_ response: HTTPResponse, keepAlive: Bool, minorVersion: Int) -> [UInt8] {
+    private enum BodyFraming { case length(Int), chunked, untilClose }
+
+    private func http1Head(_ response: HTTPResponse, keepAlive: Bool, minorVersion: Int, framing: BodyFraming) -> [UInt8] {
         var head: [UInt8] = []
         head.reserveCapacity(256)
         head += "HTTP/1.1 ".utf8
@@ -349,9 +464,12 @@ final class Connection {
         }
         head += "Date: ".utf8
         head += loop.currentHTTPDate().utf8
-        head += "\r\nContent-Length: ".utf8
-        head += String(response.body.count).utf8
         head += "\r\n".utf8
+        switch framing {
+        case .length(let count): head += "Content-Length: \(count)\r\n".utf8
+        case .chunked: head += "Transfer-Encoding: chunked\r\n".utf8
+        case .untilClose: break
+        }
         if !keepAlive {
             head += "Connection: close\r\n".utf8
         } else if minorVersion == 0 {
@@ -410,6 +528,7 @@ final class Connection {
 
     func flush() {
         while !isClosed {
+            if streaming != nil { pumpStream() }
             if case .http2(let session) = phase, pendingOutboundBytes < outboundHighWater {
                 session.produceOutput(upTo: outboundHighWater - pendingOutboundBytes)
             }
@@ -467,6 +586,8 @@ final class Connection {
     func close() {
         guard !isClosed else { return }
         isClosed = true
+        streaming?.pipe.detach()
+        streaming = nil
         switch phase {
         case .handling(_, _, _, let cancel): cancel.cancel()
         case .http2(let session): session.destroy()

@@ -14,7 +14,8 @@
 /// | `GOROUTINES_DEBUG_ADDR` | TCP `host:port` (`[::1]:6060` for IPv6, `:6060` for all interfaces); `off` or empty disables TCP | `127.0.0.1:6060` |
 /// | `GOROUTINES_DEBUG_UNIX` | path of a Unix-domain socket to listen on as well | none |
 /// | `GOROUTINES_DEBUG_TOKEN` | bearer token every request must send (`Authorization: Bearer <token>`) | none |
-/// | `GOROUTINES_DEBUG_MAX_CONNECTIONS` | open connections at once; more are answered 503 and closed | 64 |
+/// | `GOROUTINES_DEBUG_MAX_CONNECTIONS` | open connections at once (see `maxConnections`) | 2048 |
+/// | `GOROUTINES_DEBUG_MAX_CONNECTIONS_PER_CLIENT` | open connections from one IPv4 address or IPv6 /64 | 512 |
 /// | `GOROUTINES_DEBUG_READ_HEADER_TIMEOUT` | seconds to receive a request's head (and body) | 10 |
 /// | `GOROUTINES_DEBUG_IDLE_TIMEOUT` | seconds a keep-alive connection may sit idle | 60 |
 /// | `GOROUTINES_DEBUG_WRITE_TIMEOUT` | seconds a response may make no write progress | 30 |
@@ -33,8 +34,15 @@ public struct DebugServerConfiguration: Sendable, Equatable {
     public var unixSocketPath: String?
     /// When set, every request needs `Authorization: Bearer <token>`; others get 401.
     public var bearerToken: String?
-    /// Connections open at once; the next one gets a 503 and is closed.
+    /// Connections open at once. At the cap, a new connection closes the one that has waited longest
+    /// for a request head (slowloris clients cannot lock others out); only when every connection is
+    /// busy with a request does the newcomer get a 503. From three quarters of the cap on, a head must
+    /// arrive within 2 s. Lowered at start to half the descriptor limit (whose soft value is raised
+    /// to the hard one) if it does not fit.
     public var maxConnections: Int
+    /// Connections open at once from one client (IPv4 address or IPv6 /64; Unix-socket peers are
+    /// not counted per client). At that cap the same eviction applies, among that client's connections.
+    public var maxConnectionsPerClient: Int
     /// Time allowed to receive a request's head, and its body, once its first byte arrived (and for
     /// the first request, from accept). Slow clients are closed without a reply, as Go does.
     public var readHeaderTimeout: Duration
@@ -61,11 +69,13 @@ public struct DebugServerConfiguration: Sendable, Equatable {
     /// How long `stop()` lets in-flight requests finish before closing their connections.
     public var shutdownGracePeriod: Duration
 
+    /// A configuration with the given values (defaults as in the table above).
     public init(
         address: String? = "127.0.0.1:6060",
         unixSocketPath: String? = nil,
         bearerToken: String? = nil,
-        maxConnections: Int = 64,
+        maxConnections: Int = 2048,
+        maxConnectionsPerClient: Int = 512,
         readHeaderTimeout: Duration = .seconds(10),
         idleTimeout: Duration = .seconds(60),
         writeTimeout: Duration = .seconds(30),
@@ -83,6 +93,7 @@ public struct DebugServerConfiguration: Sendable, Equatable {
         self.unixSocketPath = unixSocketPath
         self.bearerToken = bearerToken
         self.maxConnections = maxConnections
+        self.maxConnectionsPerClient = maxConnectionsPerClient
         self.readHeaderTimeout = readHeaderTimeout
         self.idleTimeout = idleTimeout
         self.writeTimeout = writeTimeout
@@ -119,6 +130,7 @@ public struct DebugServerConfiguration: Sendable, Equatable {
             return parsed
         }
         if let v = try integer("GOROUTINES_DEBUG_MAX_CONNECTIONS", 1...100_000) { maxConnections = v }
+        if let v = try integer("GOROUTINES_DEBUG_MAX_CONNECTIONS_PER_CLIENT", 1...100_000) { maxConnectionsPerClient = v }
         if let v = try integer("GOROUTINES_DEBUG_READ_HEADER_TIMEOUT", 1...3600) { readHeaderTimeout = .seconds(v) }
         if let v = try integer("GOROUTINES_DEBUG_IDLE_TIMEOUT", 1...86400) { idleTimeout = .seconds(v) }
         if let v = try integer("GOROUTINES_DEBUG_WRITE_TIMEOUT", 1...86400) { writeTimeout = .seconds(v) }
@@ -138,6 +150,10 @@ public struct DebugServerConfiguration: Sendable, Equatable {
             if !ok { throw DebugServerError.invalidConfiguration(message) }
         }
         try require(maxConnections >= 1, "maxConnections must be at least 1")
+        try require(maxConnectionsPerClient >= 1, "maxConnectionsPerClient must be at least 1")
+        // Sizes are added to buffer offsets; keep them far from Int.max.
+        try require(maxHeaderBytes <= 1 << 30, "maxHeaderBytes must be at most 1 GiB")
+        try require(maxBodyBytes <= 1 << 30, "maxBodyBytes must be at most 1 GiB")
         try require(maxHeaderBytes >= 256, "maxHeaderBytes must be at least 256")
         try require(maxHeaderCount >= 4, "maxHeaderCount must be at least 4")
         try require(maxBodyBytes >= 0, "maxBodyBytes must not be negative")
@@ -158,6 +174,7 @@ public enum DebugServerError: Error, CustomStringConvertible, Equatable {
     case cannotListen(address: String, reason: String)
     case alreadyStarted
 
+    /// What went wrong and what to change.
     public var description: String {
         switch self {
         case .invalidConfiguration(let message): return "debug server configuration: \(message)"

@@ -3,9 +3,13 @@
 // so the socket stays with the epoll loop.
 //
 // Limits the application owns (nghttp2 does not, see ecosystem-and-security.md §3.5):
-// * SETTINGS_MAX_CONCURRENT_STREAMS = configuration.maxConcurrentStreams (≤ 100), and a stream that
-//   would exceed that many running handlers is refused (REFUSED_STREAM) even before the client has
-//   acknowledged the setting;
+// * SETTINGS_MAX_CONCURRENT_STREAMS = configuration.maxConcurrentStreams (≤ 100), and a stream
+//   beyond that many open ones is refused on its own (RST_STREAM REFUSED_STREAM), before or after the
+//   client acknowledged the setting. nghttp2 would end the whole connection (GOAWAY PROTOCOL_ERROR)
+//   once the setting is acknowledged, losing every stream in flight; so nghttp2 is given a far larger
+//   limit and the advertised value is written into our SETTINGS frame on its way out;
+// * a stream whose answer waits on a shut flow-control window for `windowStallNanoseconds` is reset,
+//   and a connection whose connection-level window stays shut that long is dropped;
 // * header field count and decoded size per request (431, as HTTP/1.1);
 // * request bodies only where the route takes one (413);
 // * RST_STREAM (or the connection going away) cancels that stream's handler.
@@ -26,7 +30,19 @@ final class HTTP2Session {
         var responded = false
         var response: [UInt8] = []
         var responseOffset = 0
+        /// Since when the answer has waited on a shut window (nil while it moves or is done).
+        var windowShutSince: UInt64? = nil
+
+        /// A body still being written by its handler (see ResponseBodyPipe).
+        var bodyStream: ResponseBodyPipe? = nil
+        var hasBodyToSend: Bool { !response.isEmpty || bodyStream != nil }
+        /// When its HEADERS began: a request must be complete within readHeaderTimeout.
+        var openedAt = monotonicNanoseconds()
     }
+
+    /// The limit nghttp2 enforces itself (with a connection error); ours is enforced per stream.
+    private static let nghttp2StreamLimit: UInt32 = 1 << 20
+    private var advertisedSettingsPatched = false
 
     private var session: OpaquePointer?
     private unowned let connection: Connection
@@ -43,7 +59,7 @@ final class HTTP2Session {
 
     /// Some stream has a submitted response whose body is not fully handed to nghttp2 yet.
     var hasResponseWaitingForWindow: Bool {
-        streams.values.contains { !$0.response.isEmpty }
+        streams.values.contains { $0.hasBodyToSend }
     }
 
     init(connection: Connection) {
@@ -77,7 +93,7 @@ final class HTTP2Session {
         let configuration = connection.configuration
         var settings = [
             nghttp2_settings_entry(settings_id: Int32(NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS.rawValue),
-                                   value: UInt32(configuration.maxConcurrentStreams)),
+                                   value: Self.nghttp2StreamLimit),
             nghttp2_settings_entry(settings_id: Int32(NGHTTP2_SETTINGS_MAX_HEADER_LIST_SIZE.rawValue),
                                    value: UInt32(configuration.maxHeaderBytes)),
         ]
@@ -89,7 +105,10 @@ final class HTTP2Session {
     }
 
     func destroy() {
-        for stream in streams.values { stream.cancel?.cancel() }
+        for stream in streams.values {
+            stream.cancel?.cancel()
+            stream.bodyStream?.detach()
+        }
         streams.removeAll()
         if let session { nghttp2_session_del(session) }
         session = nil
@@ -136,9 +155,80 @@ final class HTTP2Session {
             var data: UnsafePointer<UInt8>?
             let length = nghttp2_session_mem_send(session, &data)
             if length <= 0 { break }
-            connection.enqueue(UnsafeRawBufferPointer(start: data, count: length))
+            if advertisedSettingsPatched {
+                connection.enqueue(UnsafeRawBufferPointer(start: data, count: length))
+            } else {
+                var bytes = Array(UnsafeBufferPointer(start: data, count: length))
+                advertiseStreamLimit(in: &bytes)
+                connection.enqueue(bytes)
+            }
             produced += length
         }
+    }
+
+    /// Our first frame is our SETTINGS: its MAX_CONCURRENT_STREAMS entry is nghttp2's large limit,
+    /// replaced here by the one the client must honour (see the top of this file).
+    private func advertiseStreamLimit(in bytes: inout [UInt8]) {
+        advertisedSettingsPatched = true
+        guard bytes.count >= 9, bytes[3] == 4, bytes[4] & 1 == 0 else { return }
+        let length = Int(bytes[0]) << 16 | Int(bytes[1]) << 8 | Int(bytes[2])
+        var entry = 9
+        while entry + 6 <= min(bytes.count, 9 + length) {
+            if bytes[entry] == 0 && bytes[entry + 1] == 3 {
+                let limit = UInt32(connection.configuration.maxConcurrentStreams)
+                for index in 0..<4 { bytes[entry + 2 + index] = UInt8(truncatingIfNeeded: limit >> (24 - 8 * index)) }
+            }
+            entry += 6
+        }
+    }
+
+    private var connectionWindowShutSince: UInt64?
+
+    /// Resets each stream whose answer has waited on its shut flow-control window for `limit`
+    /// nanoseconds (freeing what it holds); false when the connection-level window has been shut
+    /// that long, and the caller should drop the connection.
+    func checkWindowStalls(now: UInt64, limit: UInt64) -> Bool {
+        guard let session else { return true }
+        let waiting = streams.filter { $0.value.responded && $0.value.hasBodyToSend }
+        if waiting.isEmpty || nghttp2_session_get_remote_window_size(session) > 0 {
+            connectionWindowShutSince = nil
+        } else if let since = connectionWindowShutSince {
+            if now &- since >= limit { return false }
+        } else {
+            connectionWindowShutSince = now
+        }
+        // A request still incomplete after readHeaderTimeout (headers without END_STREAM, a body
+        // that stopped) holds a stream slot for nothing.
+        let requestDeadline = connection.configuration.readHeaderTimeout.nanoseconds
+        for (streamID, stream) in streams where stream.cancel == nil && !stream.responded
+            && now &- stream.openedAt > requestDeadline {
+            nghttp2_submit_rst_stream(session, UInt8(NGHTTP2_FLAG_NONE.rawValue), streamID, NGHTTP2_CANCEL.rawValue)
+            streams[streamID]?.responded = true
+        }
+        for (streamID, stream) in waiting {
+            guard nghttp2_session_get_stream_remote_window_size(session, streamID) <= 0 else {
+                streams[streamID]?.windowShutSince = nil
+                continue
+            }
+            guard let since = stream.windowShutSince else {
+                streams[streamID]?.windowShutSince = now
+                continue
+            }
+            if now &- since >= limit {
+                nghttp2_submit_rst_stream(session, UInt8(NGHTTP2_FLAG_NONE.rawValue), streamID,
+                                          NGHTTP2_CANCEL.rawValue)
+                streams[streamID]?.response = []
+                streams[streamID]?.bodyStream?.detach()
+                streams[streamID]?.bodyStream = nil
+            }
+        }
+        return true
+    }
+
+    /// A streamed body that ran dry has bytes again.
+    func resumeBody(streamID: Int32) {
+        guard let session, streams[streamID]?.bodyStream != nil else { return }
+        nghttp2_session_resume_data(session, streamID)
     }
 
     /// Graceful stop: GOAWAY naming the last stream we will still answer.
@@ -154,7 +244,14 @@ final class HTTP2Session {
     private func beginHeaders(_ frame: UnsafePointer<nghttp2_frame>) -> Int32 {
         guard frame.pointee.hd.type == UInt8(NGHTTP2_HEADERS.rawValue),
               frame.pointee.headers.cat == NGHTTP2_HCAT_REQUEST else { return 0 }
-        streams[frame.pointee.hd.stream_id] = Stream()
+        let streamID = frame.pointee.hd.stream_id
+        if streams.count >= connection.configuration.maxConcurrentStreams {
+            // Untracked from here on: its header fields and body are ignored.
+            nghttp2_submit_rst_stream(session, UInt8(NGHTTP2_FLAG_NONE.rawValue), streamID,
+                                      NGHTTP2_REFUSED_STREAM.rawValue)
+            return 0
+        }
+        streams[streamID] = Stream()
         return 0
     }
 
@@ -182,7 +279,7 @@ final class HTTP2Session {
     }
 
     private func dataReceived(_ streamID: Int32, _ data: UnsafeBufferPointer<UInt8>) -> Int32 {
-        guard var stream = streams[streamID] else { return 0 }
+        guard var stream = streams[streamID], !stream.responded else { return 0 }
         let limit = connection.loop.router.bodyLimit(method: stream.method, path: pathOnly(stream.path))
         if stream.body.count + data.count > limit {
             stream.bodyTooLarge = true
@@ -202,6 +299,11 @@ final class HTTP2Session {
         if type == UInt8(NGHTTP2_HEADERS.rawValue) && stream.headersTooLarge {
             respond(streamID, HTTPResponse(status: 431, headers: plainTextHeaders,
                                            text: "431 Request Header Fields Too Large"))
+            return 0
+        }
+        if type == UInt8(NGHTTP2_HEADERS.rawValue) && !endStream,
+           let refusal = connection.loop.router.authenticationFailure(headers: stream.headers) {
+            respond(streamID, refusal)  // before any of the body is taken in
             return 0
         }
         if stream.bodyTooLarge {
@@ -224,6 +326,7 @@ final class HTTP2Session {
 
     private func streamClosed(_ streamID: Int32) -> Int32 {
         if let stream = streams.removeValue(forKey: streamID) {
+            stream.bodyStream?.detach()
             if stream.handlerRunning {
                 stream.cancel?.cancel()
                 runningHandlers -= 1
@@ -251,7 +354,10 @@ final class HTTP2Session {
 
     /// The handler for `streamID` finished; a reset stream's answer is dropped.
     func complete(streamID: Int32, response: HTTPResponse) {
-        guard let stream = streams[streamID], stream.handlerRunning else { return }
+        guard let stream = streams[streamID], stream.handlerRunning else {
+            response.bodyStream?.detach()
+            return
+        }
         streams[streamID]?.handlerRunning = false
         runningHandlers -= 1
         respond(streamID, response, isHead: stream.method == "HEAD")
@@ -263,12 +369,16 @@ final class HTTP2Session {
         var fields: [(String, String)] = [(":status", String(response.status))]
         for field in response.headers { fields.append((field.name.asciiLowercased, field.value)) }
         fields.append(("date", connection.loop.currentHTTPDate()))
-        fields.append(("content-length", String(response.body.count)))
-        let sendsBody = !isHead && !response.body.isEmpty
+        var pipe = response.bodyStream
+        if isHead || streams[streamID] == nil { pipe?.detach(); pipe = nil }
+        if pipe == nil { fields.append(("content-length", String(response.body.count))) }
+        let sendsBody = pipe != nil || (!isHead && !response.body.isEmpty)
         lastResponseProgress = monotonicNanoseconds()
         streams[streamID]?.responded = true
-        streams[streamID]?.response = sendsBody ? response.body : []
+        streams[streamID]?.response = sendsBody && pipe == nil ? response.body : []
         streams[streamID]?.responseOffset = 0
+        streams[streamID]?.bodyStream = pipe
+        connection.loop.responseBytesSinceTrim += response.body.count
 
         // nghttp2 copies names and values during submit, so they only need to live for the call.
         var storage: [UInt8] = []
@@ -302,6 +412,24 @@ final class HTTP2Session {
                           flags: UnsafeMutablePointer<UInt32>) -> Int {
         guard let stream = streams[streamID] else {
             return Int(NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE.rawValue)
+        }
+        if let pipe = stream.bodyStream {
+            switch pipe.read(into: UnsafeMutableRawBufferPointer(start: buffer, count: capacity)) {
+            case .bytes(let count):
+                lastActivity = monotonicNanoseconds()
+                lastResponseProgress = lastActivity
+                connection.loop.responseBytesSinceTrim += count
+                return count
+            case .wouldBlock:
+                return Int(NGHTTP2_ERR_DEFERRED.rawValue)  // resumed by resumeBody when bytes arrive
+            case .finished:
+                streams[streamID]?.bodyStream = nil
+                flags.pointee |= NGHTTP2_DATA_FLAG_EOF.rawValue
+                return 0
+            case .failed:
+                streams[streamID]?.bodyStream = nil
+                return Int(NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE.rawValue)  // RST_STREAM INTERNAL_ERROR
+            }
         }
         let count = min(capacity, stream.response.count - stream.responseOffset)
         stream.response.withUnsafeBufferPointer {

@@ -21,12 +21,25 @@ struct HTTPRequest: Sendable {
     }
 }
 
-/// A complete response: status, header fields (without Date, Content-Length and Connection, which
-/// the protocol layers add), and the whole body.
+/// A response: status, header fields (without Date, Content-Length and Connection, which the
+/// protocol layers add), and the whole body or a producer of it.
 struct HTTPResponse: Sendable {
     var status: Int
     var headers: [(name: String, value: String)]
     var body: [UInt8]
+    /// Set instead of `body` by a handler that writes its body as it goes: run on the handler thread
+    /// (see runStreamingResponse); returns an error answer if it failed.
+    var producer: (@Sendable (ResponseBodyWriter) -> HTTPResponse?)? = nil
+    /// The body still being written, once a streamed answer reaches the connection.
+    var bodyStream: ResponseBodyPipe? = nil
+
+    init(status: Int, headers: [(name: String, value: String)] = [],
+         producer: @escaping @Sendable (ResponseBodyWriter) -> HTTPResponse?) {
+        self.status = status
+        self.headers = headers
+        self.body = []
+        self.producer = producer
+    }
 
     init(status: Int, headers: [(name: String, value: String)] = [], body: [UInt8] = []) {
         self.status = status

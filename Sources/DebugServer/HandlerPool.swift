@@ -6,7 +6,9 @@
 //   and any request beyond that is answered 429 at once;
 // * exclusive lanes (`seconds=N` delta profiles per profile name, the CPU profile): one at a time on a
 //   thread of its own (it mostly sleeps), a second request gets the lane's "busy" answer at once
-//   (Go's 500 for CPU, 429 for deltas).
+//   (Go's 500 for CPU, 429 for deltas);
+// * a thread of its own with no lane limit, for long-lived streams (schedtrace) whose number the route
+//   bounds itself.
 // These are plain OS threads: the server must keep answering while the goroutine scheduler is wedged.
 import CDebugServerSupport
 import Foundation
@@ -15,6 +17,7 @@ struct WorkItem: Sendable {
     enum Lane: Sendable {
         case shared(key: String)
         case exclusive(key: String, busy: HTTPResponse)
+        case ownThread
     }
 
     var lane: Lane
@@ -40,8 +43,10 @@ final class HandlerPool: @unchecked Sendable {
 
     private let maxRunningPerKey: Int
     private let maxQueuedPerKey: Int
+    private let budget: ResponseMemoryBudget
 
-    init(workerThreads: Int, maxRunningPerKey: Int, maxQueuedPerKey: Int) {
+    init(workerThreads: Int, maxRunningPerKey: Int, maxQueuedPerKey: Int, budget: ResponseMemoryBudget) {
+        self.budget = budget
         self.maxRunningPerKey = maxRunningPerKey
         self.maxQueuedPerKey = maxQueuedPerKey
         liveWorkers = workerThreads
@@ -65,15 +70,14 @@ final class HandlerPool: @unchecked Sendable {
         case .exclusive(let key, let busy):
             if exclusiveBusy.contains(key) { return busy }
             exclusiveBusy.insert(key)
-            let thread = Thread { [self] in
-                cdebugserver_name_current_thread("pprof-long")
-                let response = item.run(cancel)
+            startLongRunning(item, cancel: cancel, completion: completion) { [self] in
                 condition.lock()
                 exclusiveBusy.remove(key)
                 condition.unlock()
-                completion(response)
             }
-            thread.start()
+            return nil
+        case .ownThread:
+            startLongRunning(item, cancel: cancel, completion: completion) {}
             return nil
         case .shared(let key):
             let running = runningPerKey[key, default: 0]
@@ -87,6 +91,25 @@ final class HandlerPool: @unchecked Sendable {
             condition.signal()
             return nil
         }
+    }
+
+    /// Runs `item` on a thread of its own (it mostly sleeps); `finished` runs when its answer is built
+    /// and, for a streamed body, written.
+    private func startLongRunning(_ item: WorkItem, cancel: CancellationCheck,
+                                  completion: @escaping @Sendable (HTTPResponse) -> Void,
+                                  finished: @escaping @Sendable () -> Void) {
+        let thread = Thread { [budget] in
+            cdebugserver_name_current_thread("pprof-long")
+            let response = item.run(cancel)
+            if let produce = response.producer {
+                runStreamingResponse(head: response, produce: produce, budget: budget, deliver: completion)
+                finished()
+            } else {
+                finished()
+                completion(response)
+            }
+        }
+        thread.start()
     }
 
     /// Lets queued jobs finish (their cancellation flags are raised by the server) and ends the
@@ -110,12 +133,19 @@ final class HandlerPool: @unchecked Sendable {
                 // Run even if the client already left: a half-closed client still reads the answer
                 // (as with Go), and handlers that poll `cancel` stop early anyway.
                 let response = job.item.run(job.cancel)
+                // A streamed body is written here, holding the lane's slot: a slow reader slows its
+                // own lane, and the number of bodies being built at once stays bounded.
+                var delivered = false
+                if let produce = response.producer {
+                    runStreamingResponse(head: response, produce: produce, budget: budget, deliver: job.completion)
+                    delivered = true
+                }
                 condition.lock()
                 runningPerKey[job.key, default: 1] -= 1
                 if runningPerKey[job.key] == 0 { runningPerKey[job.key] = nil }
                 condition.broadcast()
                 condition.unlock()
-                job.completion(response)
+                if !delivered { job.completion(response) }
                 condition.lock()
                 continue
             }

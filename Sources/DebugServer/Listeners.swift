@@ -64,7 +64,7 @@ func openTCPListener(address: String, logger: Logger) throws -> Listener {
         if fd < 0 { lastError = posixError(); continue }
         var one: Int32 = 1
         setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size))
-        if bind(fd, info.pointee.ai_addr, info.pointee.ai_addrlen) != 0 || listen(fd, 128) != 0 {
+        if bind(fd, info.pointee.ai_addr, info.pointee.ai_addrlen) != 0 || listen(fd, listenBacklog) != 0 {
             lastError = posixError()
             close(fd)
             continue
@@ -141,7 +141,7 @@ func openUnixListener(path: String) throws -> Listener {
     let bound = withUnsafePointer(to: &address) {
         $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) }
     }
-    if bound != 0 || listen(fd, 128) != 0 {
+    if bound != 0 || listen(fd, listenBacklog) != 0 {
         let reason = posixError()
         close(fd)
         throw DebugServerError.cannotListen(address: "unix:" + path, reason: reason)
@@ -150,3 +150,7 @@ func openUnixListener(path: String) throws -> Listener {
     chmod(path, 0o600)
     return Listener(fd: fd, description: "unix:" + path, port: nil, unixPath: path)
 }
+
+/// Room in the kernel for connections not yet accepted: a burst of reconnecting clients (slowloris)
+/// must not push a normal client out of a short backlog before the loop gets to accept it.
+private let listenBacklog: Int32 = 1024

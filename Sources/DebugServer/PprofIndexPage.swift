@@ -9,13 +9,24 @@ enum BuiltinProfileDescriptions {
     static let symbol = "Maps given program counters to function names. Counters can be specified in a GET raw query or POST body, multiple counters are separated by '+'."
 }
 
-func renderPprofIndexPage(rows unsortedRows: [PprofProfileInfo]) -> [UInt8] {
+/// `notice`: a line shown first in the body (a deadlocked process kept running says `deadlocked: …`).
+func renderPprofIndexPage(rows unsortedRows: [PprofProfileInfo], notice: String? = nil) -> [UInt8] {
     // Go sorts by name with byte-wise string comparison.
     let rows = unsortedRows.sorted { $0.name.utf8.lexicographicallyPrecedes($1.name.utf8) }
     // Built as bytes: this page is what scrapers and benchmarks hit most often.
     var html: [UInt8] = []
     html.reserveCapacity(3072)
     html += indexPageHead
+    if let notice {
+        // Right after `<body>\n`, before the title line.
+        let title = Array("/debug/pprof/\n<br>\n<p>Set debug".utf8)
+        if let at = html.firstRange(of: title)?.lowerBound {
+            var line = Array("<p><b>deadlocked</b>: ".utf8)
+            appendHTMLEscaped(notice, to: &line)
+            line += "</p>\n".utf8
+            html.insert(contentsOf: line, at: at)
+        }
+    }
     for row in rows {
         html += "<tr><td>".utf8
         html += String(row.count).utf8
@@ -72,9 +83,23 @@ private let indexPageMiddle = Array("""
 private let indexPageTail = Array("""
     </ul>
     </p>
-    </body>
+    \(operatorLinks)</body>
     </html>
     """.utf8)
+
+/// Our routes beyond net/http/pprof, after Go's page body so everything before stays byte-exact.
+private let operatorLinks = """
+    <p>
+    Beyond net/http/pprof:
+    <ul>
+    <li><a href="/debug/flamegraph?profile=goroutine">flame graph</a>: goroutine, heap, allocs, block, mutex, threadcreate; profile&amp;seconds=N for CPU</li>
+    <li><a href="/metrics">/metrics</a>: Prometheus and OpenMetrics</li>
+    <li><a href="delta_heap">delta_heap</a>, <a href="delta_block">delta_block</a>, <a href="delta_mutex">delta_mutex</a>: changes since the previous call (godeltaprof; one consumer per endpoint)</li>
+    <li><a href="/debug/schedtrace?interval=1000">/debug/schedtrace?interval=1000</a>: GODEBUG=schedtrace lines, streamed (detail=1 for scheddetail)</li>
+    </ul>
+    </p>
+
+    """
 
 /// The five characters Go's `html.EscapeString` replaces, with the same entities.
 func appendHTMLEscaped(_ text: String, to out: inout [UInt8]) {

@@ -12,6 +12,7 @@
 // * Concurrency limits per profile (see HandlerPool): 429 when the lane is full.
 // * An optional bearer token: 401 without it.
 import Foundation
+import Goroutines
 
 enum RouteDecision {
     case respond(HTTPResponse)
@@ -37,6 +38,8 @@ struct PprofRouter: Sendable {
     let bearerToken: String?
     let maxProfileSeconds: Int
     let maxBodyBytes: Int
+    /// Metrics, delta profiles, flame graph and schedtrace stream state (OperatorRoutes.swift).
+    let operators = OperatorRouteState()
 
     /// How many body bytes a request to this method and path may carry (only POST /symbol takes one).
     func bodyLimit(method: String, path: String) -> Int {
@@ -44,11 +47,11 @@ struct PprofRouter: Sendable {
     }
 
     func route(_ request: HTTPRequest) -> RouteDecision {
-        if let bearerToken, !isAuthorized(request, token: bearerToken) {
-            var response = pprofErrorResponse(status: 401, message: "missing or wrong bearer token")
-            response.headers.append(("WWW-Authenticate", "Bearer realm=\"pprof\""))
-            return .respond(response)
-        }
+        counted(decide(request), path: request.path)
+    }
+
+    private func decide(_ request: HTTPRequest) -> RouteDecision {
+        if let refusal = authenticationFailure(headers: request.headers) { return .respond(refusal) }
         let path = request.path
         // Go's mux sends `.`/`..`/`//` paths to their clean form first (301).
         let clean = cleanPath(path)
@@ -58,6 +61,7 @@ struct PprofRouter: Sendable {
         if path == "/debug/pprof" {
             return .respond(redirect(to: Self.prefix, query: request.rawQuery, method: request.method, status: 307))
         }
+        if let decision = operatorRoute(request) { return decision }
         guard path.hasPrefix(Self.prefix) else {
             return .respond(HTTPResponse(status: 404, headers: plainTextHeaders, text: "404 page not found\n"))
         }
@@ -94,8 +98,17 @@ struct PprofRouter: Sendable {
         }
     }
 
-    private func isAuthorized(_ request: HTTPRequest, token: String) -> Bool {
-        guard let value = request.header("Authorization") else { return false }
+    /// The 401 for a request without the right bearer token, decided from its head alone, so the
+    /// protocol layers answer it before reading any body.
+    func authenticationFailure(headers: [(name: String, value: String)]) -> HTTPResponse? {
+        guard let bearerToken, !isAuthorized(headers, token: bearerToken) else { return nil }
+        var response = pprofErrorResponse(status: 401, message: "missing or wrong bearer token")
+        response.headers.append(("WWW-Authenticate", "Bearer realm=\"pprof\""))
+        return response
+    }
+
+    private func isAuthorized(_ headers: [(name: String, value: String)], token: String) -> Bool {
+        guard let value = headers.first(where: { $0.name.equalsIgnoringASCIICase("Authorization") })?.value else { return false }
         let scheme = "bearer "
         guard value.utf8.count > scheme.utf8.count,
               String(value.prefix(scheme.count)).equalsIgnoringASCIICase(scheme) else { return false }
@@ -169,12 +182,15 @@ struct PprofRouter: Sendable {
             guard provider.profiles.contains(where: { $0.name == name }) else {
                 return pprofErrorResponse(status: 404, message: PprofError.unknownProfile.message)
             }
-            do {
-                let body = try provider.render(name, debug: debug, gcFirst: gcFirst, cancel: cancel)
-                let headers = debug != 0 ? plainTextHeaders : binaryHeaders(filename: name)
-                return HTTPResponse(status: 200, headers: headers, body: body)
-            } catch {
-                return errorResponse(for: error)
+            // Written as produced, so a large body (a debug=2 dump) is never whole in memory.
+            let headers = debug != 0 ? plainTextHeaders : binaryHeaders(filename: name)
+            return HTTPResponse(status: 200, headers: headers) { output in
+                do {
+                    try provider.write(name, debug: debug, gcFirst: gcFirst, cancel: cancel, to: output)
+                    return nil
+                } catch {
+                    return errorResponse(for: error)
+                }
             }
         })
     }
@@ -241,7 +257,7 @@ private func indexResponse(provider: any PprofProvider) -> HTTPResponse {
     return HTTPResponse(
         status: 200,
         headers: [("Content-Type", "text/html; charset=utf-8"), ("X-Content-Type-Options", "nosniff")],
-        body: renderPprofIndexPage(rows: rows))
+        body: renderPprofIndexPage(rows: rows, notice: RuntimeSnapshot.deadlockNotice))
 }
 
 /// `num_symbols: 1`, then `0x<hex> <name>` per resolvable PC; input is `+`-separated numbers in

@@ -16,6 +16,7 @@ public struct RuntimePprofProvider: PprofProvider {
         self.cpuProfileRate = cpuProfileRate
     }
 
+    /// True: `/debug/pprof/profile` samples this process (SIGPROF, per thread).
     public var supportsCPUProfile: Bool { true }
 
     /// Samples for `seconds`, or until the client hangs up (the cancellation wakes the wait at once);
@@ -37,6 +38,7 @@ public struct RuntimePprofProvider: PprofProvider {
         }
     }
 
+    /// allocs, block, goroutine, heap, mutex, threadcreate, with their current counts.
     public var profiles: [PprofProfileInfo] {
         let heapRecords = Int(HeapProfiler.statistics.bucketsUsed)  // cheap: no snapshot copy
         return [
@@ -46,6 +48,9 @@ public struct RuntimePprofProvider: PprofProvider {
                              description: "Stack traces that led to blocking on synchronization primitives", supportsDelta: true),
             PprofProfileInfo(name: "goroutine", count: GoroutineProfiles.goroutineCount,
                              description: "Stack traces of all current goroutines. Use debug=2 as a query parameter to export in the same format as an unrecovered panic.",
+                             supportsDelta: true),
+            PprofProfileInfo(name: "goroutineleak", count: GoroutineProfiles.leakedGoroutineCount,
+                             description: "Stack traces of all leaked goroutines. Use debug=2 as a query parameter to export in the same format as an unrecovered panic.",
                              supportsDelta: true),
             PprofProfileInfo(name: "heap", count: heapRecords,
                              description: "A sampling of memory allocations of live objects. You can specify the gc GET parameter to run GC before taking the heap sample.",
@@ -57,9 +62,14 @@ public struct RuntimePprofProvider: PprofProvider {
         ]
     }
 
+    /// The named profile now: gzipped proto at `debug=0`, Go's text at 1, the traceback dump for
+    /// `goroutine?debug=2`.
     public func render(_ name: String, debug: Int, gcFirst: Bool, cancel: CancellationCheck) throws -> [UInt8] {
         if name == "goroutine" && debug >= 2 {
             return Array(GoroutineProfiles.goroutineTraceback(symbolizer: symbolizer).utf8)
+        }
+        if name == "goroutineleak" && debug >= 2 {
+            return Array(GoroutineProfiles.goroutineLeakTraceback(symbolizer: symbolizer).utf8)
         }
         let profile = try build(name)
         try cancel.check()
@@ -70,6 +80,20 @@ public struct RuntimePprofProvider: PprofProvider {
         }
     }
 
+    /// `goroutine?debug=2` is written a few hundred goroutines at a time (blocks separated by a blank
+    /// line, as the whole dump is), so its text is never whole in memory.
+    public func write(_ name: String, debug: Int, gcFirst: Bool, cancel: CancellationCheck,
+                      to output: ResponseBodyWriter) throws {
+        guard name == "goroutine" && debug >= 2 else {
+            return try output.write(render(name, debug: debug, gcFirst: gcFirst, cancel: cancel))
+        }
+        try GoroutineProfiles.writeGoroutineTraceback(symbolizer: symbolizer) { piece in
+            try cancel.check()
+            try output.write(piece)
+        }
+    }
+
+    /// Snapshot, wait `seconds` (waking early if the client leaves), snapshot, subtract.
     public func delta(_ name: String, seconds: Int, cancel: CancellationCheck) throws -> [UInt8] {
         let before = try protoProfile(name)
         guard cancel.sleep(seconds: Double(seconds)) else { throw PprofError.cancelled }
@@ -83,6 +107,7 @@ public struct RuntimePprofProvider: PprofProvider {
         }
     }
 
+    /// The innermost function at each PC, from this process's symbols.
     public func symbolize(_ pcs: [UInt]) -> [(pc: UInt, name: String)] {
         zip(pcs, symbolizer.frames(at: pcs)).compactMap { pc, frames in
             guard let innermost = frames.first, innermost.function != "?" else { return nil }
@@ -93,6 +118,7 @@ public struct RuntimePprofProvider: PprofProvider {
     private func build(_ name: String) throws -> any RenderableProfile {
         switch name {
         case "goroutine": return GoroutineProfiles.goroutine(resolver: symbolizer)
+        case "goroutineleak": return GoroutineProfiles.goroutineLeak(resolver: symbolizer)
         case "threadcreate": return GoroutineProfiles.threadcreate(resolver: symbolizer)
         case "heap": return HeapProfile(kind: .heap, resolver: symbolizer)
         case "allocs": return HeapProfile(kind: .allocs, resolver: symbolizer)

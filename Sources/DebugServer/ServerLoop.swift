@@ -13,7 +13,8 @@ struct Completion: Sendable {
     var connectionID: UInt64
     /// HTTP/2 stream, or 0 for HTTP/1.1.
     var streamID: Int32
-    var response: HTTPResponse
+    /// The answer, or nil when a streamed body it already delivered has more bytes to send.
+    var response: HTTPResponse?
 }
 
 func monotonicNanoseconds() -> UInt64 {
@@ -25,7 +26,8 @@ func monotonicNanoseconds() -> UInt64 {
 extension Duration {
     var nanoseconds: UInt64 {
         let (seconds, attoseconds) = components
-        return UInt64(max(0, seconds)) * 1_000_000_000 + UInt64(max(0, attoseconds) / 1_000_000_000)
+        // Clamped to ~136 years so a huge configured timeout cannot overflow.
+        return UInt64(min(max(0, seconds), 1 << 32)) * 1_000_000_000 + UInt64(max(0, attoseconds) / 1_000_000_000)
     }
 }
 
@@ -46,8 +48,12 @@ final class ServerLoop: @unchecked Sendable {
     private var drainDeadline: UInt64? = nil
 
     // Shared with other threads.
+    /// All streamed response bytes buffered at once (see ResponseBodyPipe).
+    let responseBudget = ResponseMemoryBudget(limit: 32 << 20)
     private let mailbox = Mutex<[Completion]>([])
     private let stopRequested = Atomic<Bool>(false)
+    /// Set (under the mailbox lock) once the loop has stopped reading the mailbox.
+    private nonisolated(unsafe) var loopEnded = false
     private let exited = NSCondition()
     private var hasExited = false  // guarded by `exited`
 
@@ -66,12 +72,20 @@ final class ServerLoop: @unchecked Sendable {
         }
         pool = HandlerPool(workerThreads: configuration.workerThreads,
                            maxRunningPerKey: configuration.maxConcurrentRendersPerProfile,
-                           maxQueuedPerKey: configuration.maxQueuedPerProfile)
+                           maxQueuedPerKey: configuration.maxQueuedPerProfile,
+                           budget: responseBudget)
         for listener in listeners {
             self.listeners[listener.fd] = listener
         }
         register(wakeFD, events: EPOLLIN.rawValue)
         for listener in listeners { register(listener.fd, events: EPOLLIN.rawValue) }
+        // Each connection holds a descriptor; keep some for the listeners, the workers and the host.
+        let descriptorLimit = cdebugserver_raise_descriptor_limit()
+        connectionCap = configuration.maxConnections
+        if descriptorLimit > 0 && connectionCap > Int(descriptorLimit) / 2 {
+            connectionCap = max(16, Int(descriptorLimit) / 2)
+            logger.warning("debug server: \(configuration.maxConnections) connections do not fit the descriptor limit of \(descriptorLimit); capping at \(connectionCap)")
+        }
     }
 
     deinit {
@@ -85,7 +99,13 @@ final class ServerLoop: @unchecked Sendable {
     // MARK: called from other threads
 
     func post(_ completion: Completion) {
-        mailbox.withLock { $0.append(completion) }
+        let delivered = mailbox.withLock { pending -> Bool in
+            guard !loopEnded else { return false }
+            pending.append(completion)
+            return true
+        }
+        // After the loop ended nobody would ever read a streamed body: let its producer stop.
+        if !delivered { completion.response?.bodyStream?.detach() }
         wake()
     }
 
@@ -129,7 +149,9 @@ final class ServerLoop: @unchecked Sendable {
             let now = monotonicNanoseconds()
             if now &- lastTimerCheck >= 50_000_000 {
                 lastTimerCheck = now
-                for connection in Array(connections.values) { connection.checkTimeouts(now: now) }
+                releaseFreedResponseMemory(now: now)
+                let crowded = isCrowded
+                for connection in Array(connections.values) { connection.checkTimeouts(now: now, crowded: crowded) }
                 if let until = listenersPausedUntil, now >= until, drainDeadline == nil {
                     listenersPausedUntil = nil
                     for fd in listeners.keys { register(fd, events: EPOLLIN.rawValue) }
@@ -144,6 +166,12 @@ final class ServerLoop: @unchecked Sendable {
             }
         }
         pool.stop()
+        let undelivered = mailbox.withLock { pending -> [Completion] in
+            loopEnded = true
+            defer { pending.removeAll() }
+            return pending
+        }
+        for completion in undelivered { completion.response?.bodyStream?.detach() }
         exited.lock()
         hasExited = true
         exited.broadcast()
@@ -159,9 +187,10 @@ final class ServerLoop: @unchecked Sendable {
         }
         listeners.removeAll()
         for connection in Array(connections.values) { connection.beginShutdown() }
+        router.operators.schedTraceStreams.endAll()
     }
 
-    private func deliverCompletions() {
+    func deliverCompletions() {
         let completions = mailbox.withLock { pending -> [Completion] in
             let taken = pending
             pending.removeAll(keepingCapacity: true)
@@ -169,14 +198,24 @@ final class ServerLoop: @unchecked Sendable {
         }
         for completion in completions {
             // The connection may be gone (client left); its fd may even be reused, hence the id check.
-            guard let connection = connectionsByID[completion.connectionID] else { continue }
-            connection.complete(streamID: completion.streamID, response: completion.response)
+            guard let connection = connectionsByID[completion.connectionID] else {
+                completion.response?.bodyStream?.detach()
+                continue
+            }
+            if let response = completion.response {
+                connection.complete(streamID: completion.streamID, response: response)
+            } else {
+                connection.bodyReady(streamID: completion.streamID)
+            }
         }
     }
 
     private func acceptConnections(on listenerFD: Int32) {
-        while true {
-            let fd = cdebugserver_accept_nonblocking(listenerFD)
+        // A bounded batch per wakeup: the level-triggered listener comes back, and in between the
+        // connections already accepted get their heads read, before newcomers could evict them.
+        for _ in 0..<64 {
+            var source: UInt64 = 0
+            let fd = cdebugserver_accept_nonblocking(listenerFD, &source)
             if fd < 0 {
                 if errno == EINTR { continue }
                 let code = errno
@@ -190,27 +229,72 @@ final class ServerLoop: @unchecked Sendable {
                 }
                 return
             }
-            if connections.count >= configuration.maxConnections {
+            guard makeRoom(for: source) else {
                 let refusal = Array((
                     "HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain; charset=utf-8\r\n"
                     + "Connection: close\r\n\r\ntoo many open connections to the debug server\n").utf8)
                 _ = refusal.withUnsafeBytes { send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
                 shutdown(fd, Int32(SHUT_WR))
                 close(fd)
-                logger.debug("refused a connection: \(configuration.maxConnections) already open")
+                logger.debug("refused a connection: \(connections.count) open, every one busy with a request")
                 continue
             }
             var one: Int32 = 1
             setsockopt(fd, Int32(IPPROTO_TCP), TCP_NODELAY, &one, socklen_t(MemoryLayout<Int32>.size))
-            let connection = Connection(id: nextConnectionID, fd: fd, loop: self, now: monotonicNanoseconds())
+            let connection = Connection(id: nextConnectionID, fd: fd, source: source, loop: self, now: monotonicNanoseconds())
             nextConnectionID += 1
             connections[fd] = connection
             connectionsByID[connection.id] = connection
+            if source != 0 { connectionsPerSource[source, default: 0] += 1 }
             register(fd, events: EPOLLIN.rawValue | EPOLLRDHUP.rawValue)
+            // The head often arrives with the connection: take it now, while this one is newest.
+            connection.handleEvents(EPOLLIN.rawValue)
         }
     }
 
+    /// At the connection cap (overall, or for this client) a newcomer does not get a 503 while some
+    /// connection is only waiting for a request head: the one that has waited longest is closed
+    /// instead, so clients that never finish a head (slowloris) cannot lock out those that do.
+    /// False when every connection at the cap is busy with a request.
+    private func makeRoom(for source: UInt64) -> Bool {
+        let sourceFull = source != 0 && connectionsPerSource[source, default: 0] >= configuration.maxConnectionsPerClient
+        guard sourceFull || connections.count >= connectionCap else { return true }
+        var victim: Connection?
+        for connection in connectionsByID.values where connection.isWaitingForRequest {
+            if sourceFull && connection.source != source { continue }
+            if victim == nil || connection.waitingSince < victim!.waitingSince { victim = connection }
+        }
+        guard let victim else { return false }
+        evictions += 1
+        victim.evict()  // silent for HTTP/1.1, as for a header timeout
+        return true
+    }
+
+    /// The connection cap in force: the configured one, lowered to fit the descriptor limit.
+    private(set) var connectionCap: Int = 0
+    private var connectionsPerSource: [UInt64: Int] = [:]
+    /// Connections closed to make room for new ones (for tests and logs).
+    private(set) var evictions = 0
+
+    /// Near the cap, heads must arrive sooner (see Connection.checkTimeouts).
+    var isCrowded: Bool { connections.count * 4 >= connectionCap * 3 }
+
     var isDraining: Bool { drainDeadline != nil }
+
+    /// Response bytes handed to connections since memory was last given back to the system.
+    var responseBytesSinceTrim = 0
+    private var lastTrim: UInt64 = 0
+
+    /// glibc keeps freed response buffers in its arenas (and raises its mmap threshold after large
+    /// frees), so after big answers RSS stayed hundreds of MB above need (issue 11). Once enough was
+    /// served and the buffers are gone, hand free memory back, at most every 5 s.
+    private func releaseFreedResponseMemory(now: UInt64) {
+        guard responseBytesSinceTrim >= 16 << 20, now &- lastTrim >= 5_000_000_000,
+              responseBudget.usedBytes == 0 else { return }
+        responseBytesSinceTrim = 0
+        lastTrim = now
+        cdebugserver_release_free_memory()
+    }
 
     private var listenersPausedUntil: UInt64?
 
@@ -252,6 +336,9 @@ final class ServerLoop: @unchecked Sendable {
         epoll_ctl(epollFD, EPOLL_CTL_DEL, connection.fd, nil)
         connections[connection.fd] = nil
         connectionsByID[connection.id] = nil
+        if connection.source != 0, let count = connectionsPerSource[connection.source] {
+            connectionsPerSource[connection.source] = count > 1 ? count - 1 : nil
+        }
     }
 
     /// Runs a routed request: answers inline or hands it to the pool, whose answer comes back
@@ -263,6 +350,10 @@ final class ServerLoop: @unchecked Sendable {
             return response
         case .run(let item):
             return pool.submit(item, cancel: cancel) { [self] response in
+                // A streamed body wakes the loop whenever it has bytes again for a consumer that ran dry.
+                response.bodyStream?.attach { [self] in
+                    post(Completion(connectionID: connectionID, streamID: streamID, response: nil))
+                }
                 post(Completion(connectionID: connectionID, streamID: streamID, response: response))
             }
         }

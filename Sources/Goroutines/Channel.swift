@@ -90,7 +90,7 @@ public final class Channel<Element: Sendable>: @unchecked Sendable {
                 node.element = UnsafeMutableRawPointer(element)
                 return withUnsafeMutablePointer(to: &node) { node in
                     senders.enqueue(node)
-                    WaitNode.block(node, lock: lock, reason: .chanSend)
+                    WaitNode.block(node, lock: lock, reason: .chanSend, owner: self)
                     return node.pointee.success
                 }
             }
@@ -170,7 +170,7 @@ public final class Channel<Element: Sendable>: @unchecked Sendable {
                 node.element = UnsafeMutableRawPointer(slotPointer)
                 withUnsafeMutablePointer(to: &node) { node in
                     receivers.enqueue(node)
-                    WaitNode.block(node, lock: lock, reason: .chanReceive)
+                    WaitNode.block(node, lock: lock, reason: .chanReceive, owner: self)
                 }
             }
             if start != 0 { ContentionProfiler.recordBlock(since: start) }
@@ -271,9 +271,11 @@ extension Channel: Sequence {
     /// `for value in channel` receives until the channel is closed and drained.
     public struct Iterator: IteratorProtocol {
         let channel: Channel
+        /// Receives the next value; nil once the channel is closed and drained (ends `for v in ch`).
         public mutating func next() -> Element? { channel.receive() }
     }
 
+    /// `for value in channel` receives until the channel is closed and drained, as Go's `range ch`.
     public func makeIterator() -> Iterator { Iterator(channel: self) }
 }
 

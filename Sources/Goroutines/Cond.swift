@@ -2,12 +2,14 @@
 /// (`[sync.Cond.Wait]`) and takes the lock back before returning; check the condition in a loop.
 /// Tickets make it lost-wakeup free: a signal sent between unlocking and parking is still delivered.
 public final class Cond: @unchecked Sendable {
+    /// The lock that guards the condition (Go's `Cond.L`); hold it around `wait`.
     public let locker: any Locker
     private let lock = RuntimeLock()
     private var nextTicket = 0
     private var notified = 0
     private var waiters = WaitNodeQueue()
 
+    /// A condition variable guarded by `locker` (Go's `sync.NewCond`).
     public init(_ locker: any Locker) { self.locker = locker }
 
     /// Caller holds `locker`.
@@ -27,7 +29,7 @@ public final class Cond: @unchecked Sendable {
                 node.initialize(to: WaitNode())
                 node.pointee.ticket = ticket
                 waiters.enqueue(node)
-                WaitNode.block(node, lock: lock, reason: .syncCondWait)
+                WaitNode.block(node, lock: lock, reason: .syncCondWait, owner: self)
             }
             if start != 0 { ContentionProfiler.recordBlock(since: start) }
         }

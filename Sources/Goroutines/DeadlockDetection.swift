@@ -7,7 +7,7 @@ extension Scheduler {
     /// (the report itself takes the scheduler lock to print thread states).
     func checkDeadlock() -> DeadlockVerdict {
         guard ownsProcess.load(ordering: .relaxed), MainGoroutine.id.load(ordering: .relaxed) > 0,
-              !panicking.load(ordering: .relaxed) else { return .none }
+              !panicking.load(ordering: .relaxed), !DeadlockState.reported.load(ordering: .relaxed) else { return .none }
         let running = mcount.load(ordering: .relaxed) - nmidle.load(ordering: .relaxed)
             - nmidlelocked.load(ordering: .relaxed) - nmsys.load(ordering: .relaxed)
         if running > 0 { return .none }
@@ -27,12 +27,18 @@ extension Scheduler {
         }
         return waiting == 0 ? .noGoroutines : .allAsleep
     }
-    /// Reports a deadlock found by `checkDeadlock` (never returns if there is one).
+    /// Reports a deadlock found by `checkDeadlock`: Go's report and exit, or (`DeadlockBehavior`) the same
+    /// report once, after which the process keeps running for inspection.
     func report(_ verdict: DeadlockVerdict) {
         switch verdict {
         case .none: return
         case .noGoroutines: fatalDeadlock(message: "no goroutines (main called runtime.Goexit) - deadlock!", withGoroutines: false)
-        case .allAsleep: fatalDeadlock(message: "all goroutines are asleep - deadlock!", withGoroutines: true)
+        case .allAsleep:
+            if DeadlockState.keepsRunning {
+                reportDeadlockAndKeepRunning(message: "all goroutines are asleep - deadlock!")
+            } else {
+                fatalDeadlock(message: "all goroutines are asleep - deadlock!", withGoroutines: true)
+            }
         }
     }
 }

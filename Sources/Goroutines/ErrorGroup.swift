@@ -12,6 +12,8 @@ public final class ErrorGroup: @unchecked Sendable {
     private var firstError: (any Error)?
     private var limit: Semaphore?
 
+    /// A group whose context (`context`) is cancelled when the first task fails or `wait` returns
+    /// (Go's `errgroup.WithContext`).
     public init(context parent: Context = .background) {
         (context, cancel) = parent.withCancel()
     }

@@ -1,5 +1,6 @@
 import CSampling
 import CStackSwitch
+import Symbolication
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -20,15 +21,20 @@ func writeStderr(_ text: String) {
 }
 
 /// Only one fatal report prints; a second thread failing meanwhile waits to be killed by the exit.
-private func beginDying() {
+func beginDying() {
     if !Scheduler.shared.panicking.compareExchange(expected: false, desired: true, ordering: .acquiringAndReleasing).exchanged {
         while true { pause() }
     }
     fflush(nil)
 }
 
-private func die() -> Never {
+/// Exit status 2, as Go; with GOTRACEBACK=crash, SIGABRT instead (a core dump, Go's "crash").
+func die() -> Never {
     fflush(nil)
+    if Scheduler.shared.configuration.tracebackCrash {
+        signal(SIGABRT, SIG_DFL)
+        abort()
+    }
     _exit(2)
 }
 
@@ -61,6 +67,21 @@ func fatalDeadlock(message: String, withGoroutines: Bool) -> Never {
     die()
 }
 
+/// The deadlock report of a process that stays up (`DeadlockBehavior`): printed once; dumps and the debug
+/// server's index say `deadlocked` from now on.
+func reportDeadlockAndKeepRunning(message: String) {
+    guard DeadlockState.reported.compareExchange(expected: false, desired: true, ordering: .acquiringAndReleasing).exchanged else { return }
+    fflush(nil)
+    var out = "fatal error: \(message)\n"
+    if Scheduler.shared.configuration.schedtraceMillis > 0 || Scheduler.shared.configuration.scheddetail {
+        out += SchedTrace.line(detailed: true)
+    }
+    let snapshots = RuntimeSnapshot.goroutines().filter { $0.status == .waiting }
+    out += "\n" + GoroutineTraceback.render(snapshots)
+    out += "\nruntime: the process keeps running for inspection (a debug server is serving, or GOROUTINES_ON_DEADLOCK=serve)\n"
+    writeStderr(out)
+}
+
 /// An uncaught error or `Go.panic`: `panic: <message>`, the panicking goroutine (all of them with
 /// GOTRACEBACK=all), exit 2.
 @inline(never)
@@ -77,6 +98,39 @@ func goroutinePanic(_ message: String) -> Never {
     die()
 }
 
+/// An error thrown out of a goroutine's body: `panic: <error>` with the goroutine's stack as it was at the
+/// `throw` (recorded by the `_swift_willThrow` hook), so the first frame is the line that threw; the
+/// other goroutines with GOTRACEBACK=all; exit 2. The stack is the last throw recorded on this thread: a
+/// goroutine that parked between the throw and the end of its body (a blocking `defer`) may show the
+/// stack where it resumed instead.
+@inline(never)
+func uncaughtErrorPanic(_ error: any Error) -> Never {
+    var throwStack = [UInt](repeating: 0, count: 64)
+    let n = throwStack.withUnsafeMutableBufferPointer { gr_last_throw_stack($0.baseAddress!, 64) }
+    throwStack.removeLast(64 - n)
+    guard n > 0, let g = M.current?.curG else { goroutinePanic("\(error)") }
+    // The first recorded frames are our hook and the runtime's swift_willThrow: start at the thrower.
+    let frames = Symbolizer.shared.frames(at: throwStack.map { $0 > 0 ? $0 - 1 : 0 })
+    let hook = frames.lastIndex { f in f.contains { $0.function.contains("swift_willThrow") } }
+    let firstUser = min(hook.map { $0 + 1 } ?? 0, max(n - 1, 0))
+    beginDying()
+    var out = "panic: \(error)\n"
+    let level = Scheduler.shared.configuration.traceback
+    if level != .none {
+        let me = GoroutineSnapshot(
+            id: g.id, status: .running, waitReason: .zero, waitDuration: .zero, stack: Array(throwStack[firstUser...]),
+            creatorPC: g.creatorPC, parentID: g.parentID, labels: g.labels?.labels ?? [],
+            lockedToThread: g.lockedM != nil, isCurrent: true)
+        out += "\n" + GoroutineTraceback.block(me)
+        if level == .all {
+            let others = RuntimeSnapshot.goroutines(withStacks: true).filter { !$0.isCurrent && $0.id != g.id }
+            if !others.isEmpty { out += "\n" + GoroutineTraceback.render(others) }
+        }
+    }
+    writeStderr(out)
+    die()
+}
+
 private func currentGoroutineOnly() -> [GoroutineSnapshot] {
     RuntimeSnapshot.goroutines(withStacks: true).filter(\.isCurrent)
 }
@@ -85,6 +139,7 @@ private func currentGoroutineOnly() -> [GoroutineSnapshot] {
 
 func installStackOverflowHandler() {
     gr_install_overflow_handler(reportStackOverflow)
+    installTrapHandlers()
 }
 
 /// Runs on the alternate signal stack of the thread whose goroutine hit its guard page.

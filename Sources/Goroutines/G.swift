@@ -14,6 +14,11 @@ final class G: @unchecked Sendable {
     var waitReason = WaitReason.zero
     /// Monotonic ns when the current wait began (coarse clock).
     var waitSince: Int64 = 0
+    /// The object this goroutine parked on (its `ParkCommit`), complemented so that the G object itself is
+    /// never a reference to it for the leak scan (see LeakDetection.swift). 0 when it parked on nothing.
+    var waitTarget: UInt = 0
+    /// `runCount` when the leak scan found this goroutine leaked; it stays leaked while it has not run since.
+    var leakedAtRun: UInt64 = .max
     var stack: GoroutineStack
     var body: (@Sendable () throws -> Void)?
     var parentID: Int64 = 0
@@ -36,6 +41,9 @@ final class G: @unchecked Sendable {
     /// Counts the times this goroutine was switched in; a parked goroutine's stack cannot change until it
     /// runs again, so a walk made at the same count is still valid.
     var runCount: UInt64 = 0
+    /// When this goroutine last became runnable (ns), for one transition in eight; 0 otherwise
+    /// (see SchedulingLatency.swift).
+    var runnableSince: Int64 = 0
     /// The last stack walked while parked, valid while `cachedStackRunCount == runCount`.
     var cachedStack: [UInt] = []
     var cachedStackRunCount: UInt64 = .max

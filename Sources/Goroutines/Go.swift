@@ -76,7 +76,7 @@ public enum Go {
         g.sleepTimer = timer
         timer.action = .wake(g)
         timer.period = 0
-        timer.when = gr_nanotime() + ns
+        timer.when = runtimeDeadline(after: duration)
         Scheduler.shared.park(.sleep, commit: timer)
     }
 
@@ -96,6 +96,7 @@ public enum Go {
     /// Go's runtime.LockOSThread: the current goroutine runs only on this thread, and the thread runs
     /// nothing else, until `unlockOSThread`.
     public static func lockOSThread() { Scheduler.shared.lockOSThread() }
+    /// Undoes `lockOSThread()`: the goroutine may run on any thread again (Go's `runtime.UnlockOSThread`).
     public static func unlockOSThread() { Scheduler.shared.unlockOSThread() }
 
     /// Marks `body` as a call that may block its thread (file I/O, a C library, a sleep in the kernel).
@@ -112,8 +113,30 @@ public enum Go {
     /// The current goroutine's id, nil on a thread that is not running a goroutine.
     public static var goroutineID: Int64? { M.current?.curG?.id }
 
-    /// Go's runtime.NumGoroutine.
-    public static var goroutineCount: Int { RuntimeSnapshot.goroutineCount }
+    /// Go's runtime.NumGoroutine: goroutines that exist now (running, runnable or waiting).
+    public static var numGoroutine: Int { RuntimeSnapshot.goroutineCount }
+
+    @available(*, deprecated, renamed: "numGoroutine")
+    public static var goroutineCount: Int { numGoroutine }
+
+    /// Go's runtime.Stack: the calling goroutine's traceback in the `goroutine?debug=2` format, and with
+    /// `all`, every other goroutine's after it (a blank line between blocks). Called outside a goroutine,
+    /// `all: false` gives "" and `all: true` the goroutines alone.
+    @inline(never)
+    public static func stack(all: Bool = false) -> String {
+        // Start at the caller, as Go's runtime.Stack does: this function's own frame is not shown.
+        let callerStack = Array(captureCallerStack(maxDepth: 1024).dropFirst())
+        var goroutines: [GoroutineSnapshot]
+        if all {
+            goroutines = RuntimeSnapshot.goroutines()
+        } else if let g = M.current?.curG {
+            goroutines = [RuntimeSnapshot.describe(g, status: .running, isCurrent: true)]
+        } else {
+            return ""
+        }
+        if let me = goroutines.firstIndex(where: \.isCurrent) { goroutines[me].stack = callerStack }
+        return GoroutineTraceback.render(goroutines)
+    }
 
     /// Go's panic: prints `panic: <message>` and the goroutine traceback, exits with status 2.
     public static func panic(_ message: String) -> Never { goroutinePanic(message) }
@@ -132,7 +155,8 @@ enum MainGoroutine {
 private final class ResultBox<T>: @unchecked Sendable {
     private var result: Result<T, any Error>?
     func store(_ r: Result<T, any Error>) { result = r }
-    func take() -> Result<T, any Error> { result! }
+    /// Empty when the goroutine called `Go.goexit`.
+    func take() -> Result<T, any Error> { result ?? .failure(GoroutineExitError()) }
 }
 
 extension Duration {

@@ -26,6 +26,7 @@ final class StackAllocator: @unchecked Sendable {
     let guardSize = StackAllocator.pageSize
     private let lock = RuntimeLock()
     private var fresh: [GoroutineStack] = []
+    private var reservations = 0
     private var mprotectGuards = 0
     private(set) var guardMode = GuardMode.unknown
 
@@ -51,6 +52,7 @@ final class StackAllocator: @unchecked Sendable {
         guard let base = gr_stack_reserve(bytes) else {
             fatalRuntimeError("out of memory: cannot reserve \(bytes) bytes for goroutine stacks (stack size \(stackSize) bytes; lower it with GOROUTINES_STACK_SIZE)")
         }
+        reservations += 1
         let start = UInt(bitPattern: base)
         for i in (0..<Self.stacksPerReservation).reversed() {
             let guardLow = start + UInt(i * slot)
@@ -76,7 +78,24 @@ final class StackAllocator: @unchecked Sendable {
         }
     }
 
+    /// Address space reserved for stacks (usable part, without guards) and the part handed to goroutines
+    /// (live ones and those cached for reuse).
+    func usage() -> (inUse: UInt64, reserved: UInt64) {
+        lock.lock()
+        defer { lock.unlock() }
+        let reserved = UInt64(reservations * Self.stacksPerReservation * stackSize)
+        return (reserved - UInt64(fresh.count * stackSize), reserved)
+    }
+
     static func canaryIntact(_ stack: GoroutineStack) -> Bool {
         stack.guardLow != stack.low || UnsafeMutablePointer<UInt>(bitPattern: stack.low)!.pointee == canary
+    }
+}
+
+/// Goroutine stack figures for the heap profile's `Stack = inuse / sys` line (address space, not resident
+/// memory: stack pages are committed by the kernel on first touch).
+package enum GoroutineStackUsage {
+    package static func current() -> (inUse: UInt64, reserved: UInt64) {
+        Scheduler.shared.stacks.usage()
     }
 }

@@ -7,6 +7,8 @@
 // releases the retired sets only after it has read every sample recorded before they were retired.
 import Synchronization
 
+/// Keeps dropped label sets alive while the CPU profiler may still read them (used by Profiling's
+/// CPU profiler; applications do not need it).
 public enum LabelSetRetention {
     private static let isActive = Atomic<Bool>(false)
     private static let retired = Mutex<[GoroutineLabelSet]>([])

@@ -38,6 +38,8 @@ final class M: @unchecked Sendable {
     @Unretained var lockedG: G?
     let lockedGID = Atomic<Int64>(0)
     var pending = AfterSwitch.none
+    /// The goroutine findRunnable returned came from `runnext` (it runs in the current time slice).
+    var inheritTime = false
     var tid: Int32 = 0
     /// Return addresses of the code that caused this thread's creation (threadcreate profile).
     var creationStack: [UInt] = []
@@ -64,9 +66,11 @@ final class M: @unchecked Sendable {
         note.initialize(to: gr_note())
     }
 
+    /// Only ever called on this M's own thread: it also tells the displacement handler which P it holds.
     func setP(_ p: P?) {
         self.p = p
         pID.store(p?.id ?? -1, ordering: .relaxed)
+        gr_displace_set_held_p(p?.displaceWord)
     }
 
     func setSpinning(_ on: Bool) {

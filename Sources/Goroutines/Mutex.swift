@@ -34,6 +34,7 @@ public final class GoMutex: Locker, @unchecked Sendable {
     private let queueLock = RuntimeLock()
     private var waiters = WaitNodeQueue()
 
+    /// An unlocked mutex.
     public init() {}
 
     @inline(__always)
@@ -105,7 +106,7 @@ public final class GoMutex: Locker, @unchecked Sendable {
                 node.pointee.waitStart = waitStart
                 node.pointee.profileSince = ContentionProfiler.mutexWaitStart()
                 if requeue { waiters.enqueueFront(node) } else { waiters.enqueue(node) }
-                WaitNode.block(node, lock: queueLock, reason: .syncMutexLock)
+                WaitNode.block(node, lock: queueLock, reason: .syncMutexLock, owner: self)
                 return node.pointee.success
             }
             if handedOff { break }
@@ -176,7 +177,7 @@ final class RuntimeSemaphore: @unchecked Sendable {
             let node = buffer.baseAddress!
             node.initialize(to: WaitNode())
             waiters.enqueue(node)
-            WaitNode.block(node, lock: lock, reason: reason)
+            WaitNode.block(node, lock: lock, reason: reason, owner: self)
         }
         if start != 0 { ContentionProfiler.recordBlock(since: start) }
     }

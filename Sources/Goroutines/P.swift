@@ -1,3 +1,4 @@
+import CStackSwitch
 import Synchronization
 
 /// P status values as Go numbers them (scheddetail prints them).
@@ -18,14 +19,24 @@ final class P: @unchecked Sendable {
     let timers = TimerHeap()
     let schedtick = Atomic<UInt>(0)
     let syscalltick = Atomic<UInt>(0)
+    /// Runnable-to-running delays of goroutines this P started (written by its M only).
+    let schedulingLatency = SchedulingLatencyHistogram()
     /// Dead Gs with their stacks, for cheap spawns (owner only).
     var freeGs: [G] = []
     /// sysmon's view of syscalltick, to detect long blocking calls.
     var sysmonSyscallWatch = TickWatch()
-    /// sysmon's view of schedtick, to notice a goroutine that has held this P for a long time.
+    /// sysmon's view of schedtick + syscalltick, to notice a goroutine that has held this P for a long time.
     var sysmonScheduleWatch = TickWatch()
+    /// GR_DISPLACE_NONE / REQUESTED / ACCEPTED (SchedulerDisplacement.swift); C-visible, never freed.
+    let displaceWord: UnsafeMutablePointer<UInt32>
+    /// When sysmon last signalled this P's thread (sysmon only).
+    var displaceRequestedAt: Int64 = 0
 
-    init(id: Int) { self.id = id }
+    init(id: Int) {
+        self.id = id
+        displaceWord = .allocate(capacity: 1)
+        displaceWord.initialize(to: 0)
+    }
 
     var status: PStatus {
         get { PStatus(rawValue: statusWord.load(ordering: .acquiring)) ?? .idle }

@@ -14,14 +14,17 @@ public final class RWMutex: Locker, @unchecked Sendable {
     /// Readers the waiting writer still waits for.
     private let readersLeaving = Atomic<Int>(0)
 
+    /// An unlocked reader/writer mutex.
     public init() {}
 
+    /// Takes a read lock; waits while a writer holds or waits for the lock (Go's `RLock`).
     public func readLock() {
         if readerCount.wrappingAdd(1, ordering: .acquiring).newValue < 0 {
             readerSemaphore.acquire(reason: .syncRWMutexRLock)
         }
     }
 
+    /// Takes a read lock if that needs no wait; false otherwise (Go's `TryRLock`).
     public func tryReadLock() -> Bool {
         var c = readerCount.load(ordering: .relaxed)
         while c >= 0 {
@@ -32,6 +35,7 @@ public final class RWMutex: Locker, @unchecked Sendable {
         return false
     }
 
+    /// Releases a read lock (Go's `RUnlock`); unlocking one not held is a fatal error, as in Go.
     public func readUnlock() {
         let r = readerCount.wrappingSubtract(1, ordering: .releasing).newValue
         if r < 0 {
@@ -41,6 +45,7 @@ public final class RWMutex: Locker, @unchecked Sendable {
         }
     }
 
+    /// Takes the write lock, waiting for readers and writers to leave (Go's `Lock`).
     public func lock() {
         writers.lock()
         let active = readerCount.wrappingAdd(-Self.maxReaders, ordering: .acquiringAndReleasing).newValue + Self.maxReaders
@@ -49,6 +54,7 @@ public final class RWMutex: Locker, @unchecked Sendable {
         }
     }
 
+    /// Takes the write lock if that needs no wait; false otherwise (Go's `TryLock`).
     public func tryLock() -> Bool {
         if !writers.tryLock() { return false }
         if !readerCount.compareExchange(expected: 0, desired: -Self.maxReaders, ordering: .acquiring).exchanged {
@@ -58,6 +64,7 @@ public final class RWMutex: Locker, @unchecked Sendable {
         return true
     }
 
+    /// Releases the write lock (Go's `Unlock`).
     public func unlock() {
         let r = readerCount.wrappingAdd(Self.maxReaders, ordering: .releasing).newValue
         if r >= Self.maxReaders { fatalRuntimeError("sync: Unlock of unlocked RWMutex") }

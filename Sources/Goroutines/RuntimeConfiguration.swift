@@ -17,6 +17,8 @@ struct RuntimeConfiguration: Sendable {
     var scheddetail: Bool
     /// GOTRACEBACK: none, single (default), all, system, crash.
     var traceback: TracebackLevel
+    /// GOTRACEBACK=crash: after the report, abort (SIGABRT, a core dump) instead of exiting with status 2.
+    var tracebackCrash = false
 
     enum TracebackLevel: Sendable { case none, single, all }
 
@@ -43,7 +45,7 @@ struct RuntimeConfiguration: Sendable {
         default: level = .single
         }
         return RuntimeConfiguration(gomaxprocs: procs, stackSize: stack, schedtraceMillis: schedtrace,
-                                    scheddetail: detail, traceback: level)
+                                    scheddetail: detail, traceback: level, tracebackCrash: env("GOTRACEBACK") == "crash")
     }
 
     /// "262144", "256K", "256KiB", "1M": bytes.

@@ -2,8 +2,11 @@ import CStackSwitch
 
 /// A goroutine as seen by a snapshot: what dumps and profiles need, copied out so it stays valid.
 public struct GoroutineSnapshot: Sendable {
+    /// The goroutine id, as dumps print it (`goroutine 7 [...]`).
     public var id: Int64
+    /// Running, runnable, waiting or in a blocking call.
     public var status: GoroutineStatus
+    /// Why it waits (Go's strings); `.zero` when not waiting.
     public var waitReason: WaitReason
     /// How long it has been waiting or in a blocking call (zero otherwise).
     public var waitDuration: Duration
@@ -12,32 +15,52 @@ public struct GoroutineSnapshot: Sendable {
     public var stack: [UInt]
     /// Return address in the function that spawned it, 0 for the main goroutine.
     public var creatorPC: UInt
+    /// The goroutine that started it (`created by … in goroutine N`); 0 for goroutine 1.
     public var parentID: Int64
+    /// Its profiler labels (`Go.withLabels`).
     public var labels: [GoroutineLabel]
+    /// Whether it is wired to its thread (`Go.lockOSThread()`).
     public var lockedToThread: Bool
     /// The goroutine that took the snapshot (shown as running, with its own stack).
     public var isCurrent: Bool
+    /// Found leaked by the last leak scan and not run since (see `Go.findLeakedGoroutines`); tracebacks
+    /// print `[<wait reason> (leaked)]`, as Go 1.27 does.
+    public var isLeaked: Bool = false
 }
 
 /// A P as scheddetail prints it.
 public struct ProcessorSnapshot: Sendable {
+    /// The P's index, 0..<GOMAXPROCS.
     public var id: Int
+    /// Go's P status number (0 idle, 1 running, 2 syscall, 3 gcstop, 4 dead).
     public var status: UInt32
+    /// Goroutines this P has started running.
     public var schedtick: UInt
+    /// Blocking calls made on this P.
     public var syscalltick: UInt
+    /// The M holding this P, if any.
     public var threadID: Int?
+    /// Goroutines in its local run queue.
     public var runQueueLength: Int
+    /// Exited goroutines cached for reuse (`gfreecnt`).
     public var freeGoroutines: Int
+    /// Timers on this P's heap (`timerslen`).
     public var timers: Int
 }
 
 /// An M (OS thread) as scheddetail and the threadcreate profile need it.
 public struct ThreadSnapshot: Sendable {
+    /// The M's number (`M3`).
     public var id: Int
+    /// The P it holds, if any.
     public var processorID: Int?
+    /// The goroutine it runs now, if any (`curg`).
     public var currentGoroutineID: Int64?
+    /// Looking for work without any (Go's spinning M).
     public var spinning: Bool
+    /// Asleep, waiting for work.
     public var blocked: Bool
+    /// The goroutine wired to it by `lockOSThread`, if any.
     public var lockedGoroutineID: Int64?
     /// Return addresses of the code that made the runtime create this thread, leaf first.
     public var creationStack: [UInt]
@@ -45,14 +68,23 @@ public struct ThreadSnapshot: Sendable {
 
 /// The scheduler-wide counters of a SCHED line.
 public struct SchedulerSummary: Sendable {
+    /// Number of Ps (GOMAXPROCS).
     public var gomaxprocs: Int
+    /// Ps without an M.
     public var idleProcs: Int
+    /// Ms (OS threads) created.
     public var threads: Int
+    /// Ms looking for work.
     public var spinningThreads: Int
+    /// Ms asleep, waiting for work.
     public var idleThreads: Int
+    /// Goroutines in the global run queue.
     public var globalRunQueue: Int
+    /// Idle Ms that are wired to a goroutine (`nmidlelocked`).
     public var lockedIdleThreads: Int
+    /// Each P's local run-queue length.
     public var localRunQueues: [Int]
+    /// Each P's `schedtick`.
     public var schedticks: [UInt]
 }
 
@@ -88,7 +120,8 @@ public enum RuntimeSnapshot {
         return GoroutineSnapshot(
             id: g.id, status: status, waitReason: status == .waiting ? g.waitReason : .zero,
             waitDuration: .nanoseconds(waited), stack: [], creatorPC: g.creatorPC, parentID: g.parentID,
-            labels: g.labels?.labels ?? [], lockedToThread: g.lockedM != nil, isCurrent: isCurrent)
+            labels: g.labels?.labels ?? [], lockedToThread: g.lockedM != nil, isCurrent: isCurrent,
+            isLeaked: status == .waiting && LeakDetection.isMarkedLeaked(g))
     }
 
     /// A goroutine pinned by its scan lock (so not running), with its stack walked.
@@ -103,6 +136,7 @@ public enum RuntimeSnapshot {
         Scheduler.shared.liveGoroutines.load(ordering: .relaxed)
     }
 
+    /// Every P, by index, as scheddetail prints them.
     public static func processors() -> [ProcessorSnapshot] {
         let sched = Scheduler.shared
         return (0..<sched.procs).map { i in
@@ -127,6 +161,7 @@ public enum RuntimeSnapshot {
         }
     }
 
+    /// The counters of a `SCHED` line.
     public static func summary() -> SchedulerSummary {
         let sched = Scheduler.shared
         let ps = (0..<sched.procs).map { sched.p($0) }

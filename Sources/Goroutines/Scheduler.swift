@@ -67,6 +67,8 @@ final class Scheduler: @unchecked Sendable {
     let coarseNow = Atomic<Int64>(0)
     let startTime = gr_nanotime()
     let panicking = Atomic<Bool>(false)
+    /// Ps taken from goroutines that ran 10 ms without yielding (SchedulerDisplacement.swift).
+    let displacements = Atomic<Int>(0)
 
     private init() {
         allpTable = .allocate(capacity: Self.maxProcs)
@@ -76,7 +78,12 @@ final class Scheduler: @unchecked Sendable {
 
     @inline(__always) func p(_ index: Int) -> P { allpTable[index]!.takeUnretainedValue() }
 
-    var procs: Int { gomaxprocs.load(ordering: .relaxed) }
+    /// Every P created so far, including those above the current GOMAXPROCS (Ps are never freed).
+    func allCreatedPs() -> [P] {
+        (0..<procsCreated.load(ordering: .acquiring)).map { p($0) }
+    }
+
+    var procs: Int { gomaxprocs.load(ordering: .acquiring) }
 
     // MARK: start-up
 
@@ -88,6 +95,7 @@ final class Scheduler: @unchecked Sendable {
         if started.load(ordering: .acquiring) { return }
         stacks = StackAllocator(stackSize: configuration.stackSize)
         installStackOverflowHandler()
+        gr_displace_install()
         resizeProcs(to: configuration.gomaxprocs)
         // The main thread becomes M0 before sysmon (M1) exists, as in Go.
         if adoptingMainThread { mainThreadM = adoptCurrentThreadAsM() }
@@ -113,6 +121,10 @@ final class Scheduler: @unchecked Sendable {
     // MARK: Ps
 
     func acquireP(_ m: M, _ p: P) {
+        // A request left for the P's previous holder is not about this one.
+        _ = gr_displace_cas(p.displaceWord, UInt32(GR_DISPLACE_REQUESTED), UInt32(GR_DISPLACE_NONE))
+        // A new holder starts a new time slice, even if its first goroutine inherits one from `runnext`.
+        p.schedtick.wrappingAdd(1, ordering: .relaxed)
         m.setP(p)
         p.m = m
         p.status = .running
@@ -151,7 +163,8 @@ final class Scheduler: @unchecked Sendable {
         let n = min(max(1, requested), Self.maxProcs)
         lock.lock()
         let old = procs
-        gomaxprocs.store(n, ordering: .relaxed)
+        // Ps first, `procs` after: other Ms read `procs` without the lock and index the table with it
+        // (stealing, sysmon), so a P must exist before its id is below `procs`.
         let created = procsCreated.load(ordering: .relaxed)
         if n > created {
             for i in created..<n {
@@ -160,6 +173,7 @@ final class Scheduler: @unchecked Sendable {
             }
             procsCreated.store(n, ordering: .releasing)
         }
+        gomaxprocs.store(n, ordering: .releasing)
         // Highest id first, so that popping hands out P0 first (the main thread gets P0, as in Go).
         for i in (0..<n).reversed() where self.p(i).status == .dead || (i >= old && self.p(i).m == nil && self.p(i).status == .idle) {
             let p = self.p(i)
@@ -182,6 +196,12 @@ final class Scheduler: @unchecked Sendable {
 
     /// A running M whose P was retired by a GOMAXPROCS decrease hands its work to the global queue.
     private func retireP(_ m: M) {
+        // A spinning M (just handed this P by wakep) stops counting as spinning before it sleeps:
+        // otherwise wakep, seeing a spinner, wakes nobody for the work queued below or already global.
+        if m.spinning {
+            m.setSpinning(false)
+            nmspinning.wrappingSubtract(1, ordering: .relaxed)
+        }
         let p = releaseP(m)
         var work = p.runq.drain()
         let next = p.runnext.exchange(0, ordering: .acquiringAndReleasing)
@@ -194,7 +214,7 @@ final class Scheduler: @unchecked Sendable {
         for g in work { globalPush(g) }
         lock.unlock()
         for t in timers { addTimer(t, to: self.p(0)) }
-        if !work.isEmpty { wakep() }
+        if !work.isEmpty || globalCount.load(ordering: .acquiring) > 0 { wakep() }
     }
 
     // MARK: run queues
@@ -221,10 +241,18 @@ final class Scheduler: @unchecked Sendable {
     }
 
     @inline(__always) func runqget(_ p: P) -> G? {
+        var inheritTime = false
+        return runqget(p, inheritTime: &inheritTime)
+    }
+
+    /// `inheritTime` is set when the goroutine comes from `runnext`: it runs in the current time slice.
+    @inline(__always) func runqget(_ p: P, inheritTime: inout Bool) -> G? {
         let next = p.runnext.load(ordering: .relaxed)
         if next != 0 && p.runnext.compareExchange(expected: next, desired: 0, ordering: .acquiringAndReleasing).exchanged {
+            inheritTime = true
             return G.fromOpaque(next)
         }
+        inheritTime = false
         return p.runq.pop()
     }
 
@@ -275,8 +303,11 @@ final class Scheduler: @unchecked Sendable {
     @inline(__always) func ready(_ g: G, next: Bool = true) {
         g.waitReason = .zero
         g.status = .runnable
-        if let m = M.current, let p = m.p {
-            runqput(p, g, next: next)
+        stampRunnable(g)
+        if let m = M.current {
+            if gr_p_section_enter() != 0 { dropGivenAwayP(m) }
+            if let p = m.p { runqput(p, g, next: next) } else { globalRunqPut(g) }
+            gr_p_section_exit()
         } else {
             globalRunqPut(g)
         }
@@ -287,27 +318,35 @@ final class Scheduler: @unchecked Sendable {
 
     /// A G with a stack, from the current P's cache, the global cache, or freshly made.
     func getG() -> G {
-        if let m = M.current, let p = m.p {
-            if let g = p.freeGs.popLast() { return g }
-            lock.lock()
-            let n = min(globalFreeGs.count, 32)
-            if n > 0 {
-                p.freeGs.append(contentsOf: globalFreeGs.suffix(n))
-                globalFreeGs.removeLast(n)
-            }
-            lock.unlock()
-            if let g = p.freeGs.popLast() { return g }
-        } else {
-            lock.lock()
-            let g = globalFreeGs.popLast()
-            lock.unlock()
-            if let g { return g }
-        }
+        if let g = takeFreeG() { return g }
         let g = G(stack: stacks.allocate())
         allgLock.lock()
         allGs.append(g)
         allgLock.unlock()
         return g
+    }
+
+    private func takeFreeG() -> G? {
+        guard let m = M.current else { return globalFreeGs(take: 1) }
+        // The free-G cache is the P's own: a P section, so this thread cannot give the P away meanwhile.
+        if gr_p_section_enter() != 0 { dropGivenAwayP(m) }
+        defer { gr_p_section_exit() }
+        guard let p = m.p else { return globalFreeGs(take: 1) }
+        if let g = p.freeGs.popLast() { return g }
+        lock.lock()
+        let n = min(globalFreeGs.count, 32)
+        if n > 0 {
+            p.freeGs.append(contentsOf: globalFreeGs.suffix(n))
+            globalFreeGs.removeLast(n)
+        }
+        lock.unlock()
+        return p.freeGs.popLast()
+    }
+
+    private func globalFreeGs(take _: Int) -> G? {
+        lock.lock()
+        defer { lock.unlock() }
+        return globalFreeGs.popLast()
     }
 
     private func putFreeG(_ g: G, _ p: P?) {
@@ -361,9 +400,11 @@ final class Scheduler: @unchecked Sendable {
     // MARK: switching
 
     /// Runs `g` on this M until it switches back, then finishes what it asked for.
-    private func execute(_ m: M, _ g: G) {
-        let p = m.p!
-        p.schedtick.wrappingAdd(1, ordering: .relaxed)
+    private func execute(_ m: M, _ g: G, inheritTime: Bool = false) {
+        // A goroutine from `runnext` runs in the current time slice (Go's inheritTime), so sysmon sees a
+        // ping-pong pair that never lets the rest of the queue run as one goroutine hogging the P.
+        if !inheritTime { m.p!.schedtick.wrappingAdd(1, ordering: .relaxed) }
+        recordRunnableDelay(g, on: m.p!)
         while !g.scanLock.compareExchange(expected: false, desired: true, ordering: .acquiring).exchanged {
             gr_cpu_relax()
         }
@@ -378,6 +419,7 @@ final class Scheduler: @unchecked Sendable {
         gr_tls_set_goroutine_word(UInt(bitPattern: g.labels.map { Unmanaged.passUnretained($0).toOpaque() }))
         gr_context_switch(m.g0Context, g.context)
         gr_tls_set_goroutine_stack(0, 0, 0)
+        if gr_displace_take_given_away() != 0 { dropGivenAwayP(m) }
         gr_heap_set_stack_bounds(0, 0)
         gr_tls_set_goroutine_word(0)
         if !StackAllocator.canaryIntact(g.stack) { reportStackOverflowAfterTheFact(g) }
@@ -395,9 +437,12 @@ final class Scheduler: @unchecked Sendable {
             }
         case .yield:
             g.status = .runnable
+            stampRunnable(g)
             g.m = nil
             g.scanLock.store(false, ordering: .releasing)
             globalRunqPut(g)
+            // A displaced goroutine yielding gives its place back: wake a P to run it.
+            if m.p == nil { wakep() }
         case .exit:
             g.m = nil
             if g.lockedM != nil {
@@ -415,6 +460,7 @@ final class Scheduler: @unchecked Sendable {
             putFreeG(g, m.p)
         case .exitBlockingCallWithoutP:
             g.status = .runnable
+            stampRunnable(g)
             g.m = nil
             g.scanLock.store(false, ordering: .releasing)
             globalRunqPut(g)
@@ -435,12 +481,14 @@ final class Scheduler: @unchecked Sendable {
 
     /// Parks the current goroutine with `reason`. `commit` runs on the scheduler stack once the goroutine
     /// is switched out: release there the lock under which you decided to park and registered for wake-up.
-    func park(_ reason: WaitReason, commit: ParkCommit?) {
+    /// `target` is the primitive waited on, for the leak scan.
+    func park(_ reason: WaitReason, commit: ParkCommit?, target: AnyObject? = nil) {
         guard let m = M.current, let g = m.curG else {
             fatalRuntimeError("park called outside a goroutine")
         }
         g.waitReason = reason
         g.waitSince = coarseNow.load(ordering: .relaxed)
+        g.waitTarget = target.map { ~UInt(bitPattern: ObjectIdentifier($0)) } ?? 0  // hidden: LeakDetection
         m.pending = .park(commit)
         switchToScheduler(g, m)
     }
@@ -481,13 +529,14 @@ final class Scheduler: @unchecked Sendable {
                 execute(m, locked)
                 continue
             }
+            m.inheritTime = false
             let g = findRunnable(m)
             if m.spinning { resetSpinning(m) }
             if let owner = g.lockedM, owner !== m {
                 handOffToLockedM(owner, g, from: m)
                 continue
             }
-            execute(m, g)
+            execute(m, g, inheritTime: m.inheritTime)
         }
     }
 
@@ -523,7 +572,7 @@ final class Scheduler: @unchecked Sendable {
             if p.schedtick.load(ordering: .relaxed) % 61 == 0 && globalCount.load(ordering: .relaxed) > 0 {
                 if let g = globalRunqGet(p, max: 1) { return g }
             }
-            if let g = runqget(p) { return g }
+            if let g = runqget(p, inheritTime: &m.inheritTime) { return g }
             if globalCount.load(ordering: .relaxed) > 0, let g = globalRunqGet(p, max: 0) { return g }
             if timersPending, let g = runOtherPsTimers(p, now: now) { return g }
             if let g = pollNetworkWithoutBlocking() { return g }
@@ -661,7 +710,9 @@ final class Scheduler: @unchecked Sendable {
                 return
             }
             lock.unlock()
-            deadline = next
+            // An overdue timer with no idle P to run it: the M holding its P runs it at its next schedule
+            // (or loses the P to sysmon); sleeping until then, not spinning on a zero timeout.
+            deadline = next <= gr_nanotime() ? Int64.max : next
         }
     }
 
@@ -778,7 +829,7 @@ private func runGoroutineBody(_ g: G) {
     do {
         try body()
     } catch {
-        goroutinePanic("\(error)")
+        uncaughtErrorPanic(error)
     }
     if g.id == MainGoroutine.id.load(ordering: .relaxed) { MainGoroutine.finished() }
 }

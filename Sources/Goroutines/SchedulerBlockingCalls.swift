@@ -1,20 +1,24 @@
 import CStackSwitch
 
-// Blocking calls (Go's entersyscall/exitsyscall) and sysmon's retaking of Ps: from goroutines stuck in a
-// blocking call, and from behind a goroutine that computes without yielding.
+// Blocking calls (Go's entersyscall/exitsyscall) and sysmon's retaking of Ps from goroutines stuck in one.
+// (A goroutine that computes without yielding is handled in SchedulerDisplacement.swift.)
 
 extension Scheduler {
     func enterBlockingCall(_ m: M, _ g: G, fp: UInt) {
-        guard let p = m.p else { return }
+        if gr_p_section_enter() != 0 { dropGivenAwayP(m) }
+        defer { gr_p_section_exit() }
         g.syscallFP = fp
         g.syscallSince = gr_nanotime()
         blockingCalls.wrappingAdd(1, ordering: .relaxed)
         g.status = .syscall
-        m.oldP = p
-        p.m = nil
-        m.setP(nil)
-        p.syscalltick.wrappingAdd(1, ordering: .relaxed)
-        p.status = .syscall
+        // A displaced goroutine has no P to leave behind; it asks for one on the way out.
+        m.oldP = m.p
+        if let p = m.p {
+            p.m = nil
+            m.setP(nil)
+            p.syscalltick.wrappingAdd(1, ordering: .relaxed)
+            p.status = .syscall
+        }
         g.scanLock.store(false, ordering: .releasing)
     }
 
@@ -25,6 +29,19 @@ extension Scheduler {
         }
         blockingCalls.wrappingSubtract(1, ordering: .relaxed)
         g.syscallFP = 0
+        if reacquireP(m) {
+            g.status = .running
+            return
+        }
+        m.pending = .exitBlockingCallWithoutP
+        switchToScheduler(g, m)
+    }
+
+    /// Leaving a blocking call: the P left behind if nobody took it, else an idle one. A P section, so the
+    /// thread cannot be asked to give the P away while it is being installed.
+    private func reacquireP(_ m: M) -> Bool {
+        if gr_p_section_enter() != 0 { dropGivenAwayP(m) }
+        defer { gr_p_section_exit() }
         if let p = m.oldP {
             m.oldP = nil
             if p.statusWord.compareExchange(expected: PStatus.syscall.rawValue, desired: PStatus.running.rawValue,
@@ -32,20 +49,15 @@ extension Scheduler {
                 m.setP(p)
                 p.m = m
                 p.syscalltick.wrappingAdd(1, ordering: .relaxed)
-                g.status = .running
-                return
+                return true
             }
         }
         lock.lock()
         let idle = pidleget()
         lock.unlock()
-        if let idle {
-            acquireP(m, idle)
-            g.status = .running
-            return
-        }
-        m.pending = .exitBlockingCallWithoutP
-        switchToScheduler(g, m)
+        guard let idle else { return false }
+        acquireP(m, idle)
+        return true
     }
 
     /// sysmon: takes Ps away from goroutines stuck in blocking calls for more than `after` ns.
@@ -68,27 +80,6 @@ extension Scheduler {
             }
         }
         return retaken
-    }
-
-    /// sysmon: with no preemption, a goroutine that computes without yielding keeps its P, and whatever
-    /// waits in that P's `runnext` would wait with it (thieves leave a running P's `runnext` alone, since
-    /// it normally runs next within microseconds). After `after` ns without a schedule on that P, move
-    /// its `runnext` to the global queue, where an idle or other P picks it up. Returns how many moved.
-    func rescueRunnextFromBusyPs(now: Int64, after: Int64) -> Int {
-        var moved = 0
-        for i in 0..<procs {
-            let p = self.p(i)
-            guard p.status == .running else { continue }
-            let busy = p.sysmonScheduleWatch.unchangedFor(p.schedtick.load(ordering: .relaxed), now: now)
-            if busy == 0 || busy < after { continue }
-            let next = p.runnext.load(ordering: .acquiring)
-            if next != 0 && p.runnext.compareExchange(expected: next, desired: 0, ordering: .acquiringAndReleasing).exchanged {
-                globalRunqPut(G.fromOpaque(next))
-                moved += 1
-            }
-        }
-        if moved > 0 { wakep() }
-        return moved
     }
 
     var anyPInBlockingCall: Bool {

@@ -7,8 +7,9 @@ import Synchronization
 //    channel's lock in one global order (by address, each channel once), so two selects over the same
 //    channels in different orders cannot deadlock.
 // 2. Poll: the first case in poll order that can proceed does, under the locks. Else `default` runs.
-// 3. Otherwise enqueue one waiter per case, each on its channel and all sharing one `SelectWait`, whose
-//    winner flag the first channel (or the timeout timer) to claim it sets; the others skip those waiters.
+// 3. Otherwise enqueue one waiter per case, in the same random poll order (so cases sharing a channel sit
+//    in its FIFO in random order), each on its channel and all sharing one `SelectWait`, whose winner flag
+//    the first channel (or the timeout timer) to claim it sets; the others skip those waiters.
 //    The scheduler releases the locks only once the goroutine is parked.
 // 4. Woken: lock again, unlink the waiters that did not win, stop the timer, run the winner's handler.
 
@@ -69,7 +70,10 @@ public protocol SelectClause {
 /// `select` clause: receive from `channel` (Go's `case v, ok := <-ch`). The handler gets nil when the
 /// channel is closed. A nil channel never fires.
 public struct Receive<Element: Sendable>: SelectClause {
+    /// The case this clause stands for.
     public let selectCase: SelectCase
+    /// Receives from `channel` (never ready when nil, as Go's nil channel); `handler` gets the value,
+    /// or nil when the channel is closed.
     public init(_ channel: Channel<Element>?, _ handler: @escaping (Element?) -> Void = { _ in }) {
         selectCase = .receive(channel, handler)
     }
@@ -78,7 +82,9 @@ public struct Receive<Element: Sendable>: SelectClause {
 /// `select` clause: send `value` on `channel` (Go's `case ch <- v`). A nil channel never fires; a closed
 /// one is fatal when chosen.
 public struct Send<Element: Sendable>: SelectClause {
+    /// The case this clause stands for.
     public let selectCase: SelectCase
+    /// Sends `value` on `channel` (never ready when nil); `handler` runs once it was sent.
     public init(_ value: Element, to channel: Channel<Element>?, _ handler: @escaping () -> Void = {}) {
         selectCase = .send(value, to: channel, handler)
     }
@@ -86,7 +92,9 @@ public struct Send<Element: Sendable>: SelectClause {
 
 /// `select` clause: fires after `duration` if no other case did (Go's `case <-time.After(d)`).
 public struct Timeout: SelectClause {
+    /// The case this clause stands for.
     public let selectCase: SelectCase
+    /// Ready after `duration` (Go's `case <-time.After(d)`).
     public init(_ duration: Duration, _ handler: @escaping () -> Void = {}) {
         selectCase = .timeout(duration, handler)
     }
@@ -94,16 +102,22 @@ public struct Timeout: SelectClause {
 
 /// `select` clause: runs when no other case is ready, making the select non-blocking (Go's `default:`).
 public struct Default: SelectClause {
+    /// The case this clause stands for.
     public let selectCase: SelectCase
+    /// Taken when no other case is ready (Go's `default:`): the select never waits.
     public init(_ handler: @escaping () -> Void = {}) { selectCase = .default(handler) }
 }
 
 /// Collects `select` clauses; `if`, `if let`, `switch` and `for` work inside it.
 @resultBuilder
 public enum SelectBuilder {
+    /// Result-builder plumbing for `select { … }`.
     public static func buildExpression(_ c: some SelectClause) -> [SelectCase] { [c.selectCase] }
+    /// Result-builder plumbing for `select { … }`.
     public static func buildExpression(_ c: SelectCase) -> [SelectCase] { [c] }
+    /// Result-builder plumbing for `select { … }`.
     public static func buildExpression(_ c: [SelectCase]) -> [SelectCase] { c }
+    /// Result-builder plumbing for `select { … }`.
     public static func buildBlock(_ parts: [SelectCase]...) -> [SelectCase] {
         // One exact-size array rather than flatMap's repeated growth: this runs on every select.
         if parts.count == 1 { return parts[0] }
@@ -114,9 +128,13 @@ public enum SelectBuilder {
         for part in parts { all.append(contentsOf: part) }
         return all
     }
+    /// `if` without `else` inside `select { … }`: the case exists only when the condition holds.
     public static func buildOptional(_ c: [SelectCase]?) -> [SelectCase] { c ?? [] }
+    /// `if`/`else` inside `select { … }`.
     public static func buildEither(first c: [SelectCase]) -> [SelectCase] { c }
+    /// `if`/`else` inside `select { … }`.
     public static func buildEither(second c: [SelectCase]) -> [SelectCase] { c }
+    /// `for` loops inside `select { … }`: one case per iteration (Go's `reflect.Select` use case).
     public static func buildArray(_ c: [[SelectCase]]) -> [SelectCase] { c.flatMap { $0 } }
 }
 
@@ -439,7 +457,11 @@ private func runSelect(
     let start = ContentionProfiler.blockStart()
     withUnsafeTemporaryAllocation(of: WaitNode.self, capacity: max(count, 1)) { nodes in
         let selection = Unmanaged.passUnretained(wait)
-        for i in 0..<count {
+        // Enqueue in poll order, not case order: when several cases share a channel, whoever arrives there
+        // first meets them in the channel's FIFO order, and that order must be random too (Go's
+        // TestPseudoRandomSend).
+        for k in 0..<count {
+            let i = scratch[k].pollOrder
             var node = WaitNode()
             node.selection = selection
             node.caseIndex = i
@@ -455,7 +477,7 @@ private func runSelect(
         }
         if let m = M.current, let g = m.curG {
             wait.g = g
-            Scheduler.shared.park(.select, commit: wait)
+            Scheduler.shared.park(.select, commit: wait, target: wait)
         } else {
             let note = UnsafeMutablePointer<gr_note>.allocate(capacity: 1)
             note.initialize(to: gr_note())
@@ -470,7 +492,10 @@ private func runSelect(
         }
         // Woken: unlink the losing waiters (the winner was unlinked by whoever claimed it).
         lockSelectChannels(scratch, lockCount)
-        for i in 0..<count { operation(i).remove(nodes.baseAddress! + i) }
+        for k in 0..<count {
+            let i = scratch[k].pollOrder
+            operation(i).remove(nodes.baseAddress! + i)
+        }
         unlockSelectChannels(scratch, lockCount)
         wait.scratch = nil
         let won = wait.winningCase

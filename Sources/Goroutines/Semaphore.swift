@@ -2,11 +2,13 @@
 /// are free, in FIFO order (a large request is not overtaken by smaller ones behind it). Waiting parks the
 /// goroutine (`[semacquire]`) or blocks the thread.
 public final class Semaphore: @unchecked Sendable {
+    /// Units in total.
     public let capacity: Int
     private let lock = RuntimeLock()
     private var inUse = 0
     private var waiters = WaitNodeQueue()
 
+    /// A semaphore of `capacity` units, all free.
     public init(capacity: Int) {
         precondition(capacity > 0, "Semaphore capacity must be positive, got \(capacity)")
         self.capacity = capacity
@@ -27,7 +29,7 @@ public final class Semaphore: @unchecked Sendable {
             node.initialize(to: WaitNode())
             node.pointee.ticket = n
             waiters.enqueue(node)
-            WaitNode.block(node, lock: lock, reason: .semacquire)
+            WaitNode.block(node, lock: lock, reason: .semacquire, owner: self)
         }
         if start != 0 { ContentionProfiler.recordBlock(since: start) }
     }

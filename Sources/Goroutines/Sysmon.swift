@@ -5,8 +5,9 @@ import Glibc
 
 @inline(__always) func gr_nanotimeSwift() -> Int64 { gr_nanotime() }
 
-/// The system monitor thread, as Go's: takes Ps away from goroutines stuck in blocking calls, wakes an M
-/// when a timer is overdue and nobody is looking, keeps the coarse clock, and prints schedtrace lines.
+/// The system monitor thread, as Go's: takes Ps away from goroutines stuck in blocking calls and from
+/// goroutines that run 10 ms without yielding, wakes an M when a timer is overdue and nobody is looking,
+/// keeps the coarse clock, and prints schedtrace lines.
 /// It polls every 20 µs while things happen and backs off to 10 ms when idle.
 enum Sysmon {
     static let retakeAfterNanos: Int64 = 20_000
@@ -32,8 +33,8 @@ enum Sysmon {
             }
             // A P still in a blocking call keeps sysmon polling fast until it is retaken.
             var acted = sched.retakeBlockedPs(now: now, after: retakeAfterNanos) > 0 || sched.anyPInBlockingCall
-            // Go preempts a goroutine after 10 ms; we cannot, but we can free what queues behind it.
-            if sched.rescueRunnextFromBusyPs(now: now, after: 10_000_000) > 0 { acted = true }
+            // A goroutine that ran 10 ms without yielding loses its P (it keeps its thread).
+            if sched.displaceHogs(now: now) { acted = true }
             if sched.sysmonPollNetwork(now: now) { acted = true }
             if sched.earliestTimer() < now - 1_000_000 && sched.npidle.load(ordering: .relaxed) > 0 {
                 sched.wakep()

@@ -3,13 +3,14 @@ import Symbolication
 /// Go 1.27's goroutine traceback text (panics, deadlock reports, `goroutine?debug=2`):
 ///
 ///     goroutine 7 [chan receive, 2 minutes] {worker: alpha}:
-///     MyModule.worker(jobs:)(...)
+///     MyModule.worker(jobs:)()
 ///     	/src/MyModule/Worker.swift:26 +0x1b
 ///     created by MyModule.main() in goroutine 1
 ///     	/src/MyModule/main.swift:70 +0x65
 ///
-/// Swift names already carry their argument labels in parentheses; the `(...)` that follows stands where Go
-/// prints argument words, which we do not know, so every frame line keeps Go's `name(args)` shape.
+/// Names follow the one scheme of `Symbolizer` (`Module.Type.method(label:)`, closures as `.closureN`).
+/// Go prints a real frame's argument words in its parentheses, which we do not know, so a real frame
+/// prints `()`; an inlined frame prints `(...)`, exactly as Go marks inlined frames.
 public enum GoroutineTraceback {
     /// Go prints at most this many frames: the first half, an elision line, the last half.
     static let maxFrames = 100
@@ -32,6 +33,7 @@ public enum GoroutineTraceback {
         return out
     }
 
+    /// One goroutine's block of a `debug=2` dump or panic traceback, in Go's format.
     public static func block(_ g: GoroutineSnapshot, symbolizer: Symbolizer = .shared) -> String {
         var text = FrameText(symbolizer: symbolizer, prefetching: g.stack + [g.creatorPC])
         var out = ""
@@ -59,6 +61,7 @@ public enum GoroutineTraceback {
         case .waiting: status = g.waitReason == .zero ? "waiting" : g.waitReason.description
         default: status = g.status.description
         }
+        if g.isLeaked { status += " (leaked)" }
         if g.status == .waiting || g.status == .syscall {
             let minutes = g.waitDuration.components.seconds / 60
             if minutes >= 1 { status += ", \(minutes) minutes" }
@@ -77,21 +80,17 @@ public enum GoroutineTraceback {
         text.appendFrames(stack, to: &out)
     }
 
-    /// Scheduler machinery and compiler thunks, hidden as Go hides `runtime.` frames (profiles' text forms
-    /// use the same rule for the frames they hide at the leaf end).
+    /// Scheduler machinery and the glue under a goroutine's function, hidden as Go hides `runtime.` frames,
+    /// for a frame known only by its readable name. Symbolized frames carry the same answer in `kind`.
     public static func isRuntimeInternal(_ name: String) -> Bool {
-        for marker in internalMarkers where name.contains(marker) { return true }
-        return name.hasPrefix("reabstraction thunk") || name.hasPrefix("thunk for") || name.hasPrefix("partial apply")
-            || name.hasPrefix("gr_") || name == "?"
-            || (name.hasPrefix("closure #") && name.contains(" in Goroutines."))
+        name == "?" || FrameClassifier.kind(ofReadableName: name) != .code
     }
 
-    private static let internalMarkers = [
-        "Goroutines.Scheduler.", "goroutineEntry", "runGoroutineBody", "Goroutines.RuntimeLock.",
-        "goroutinePanic", "captureCallerStack", "Goroutines.RuntimeSnapshot.", "Goroutines.ConsistentGoroutineProfile.", "Goroutines.ContentionProfiler.", "Goroutines.Waiter.",
-        "Goroutines.WaitNode.", "Goroutines.blockForever", "Goroutines.runSelect",
-        "Swift.withUnsafeMutablePointer<", "Swift.withUnsafeTemporaryAllocation<",
-    ]
+    /// Whether a traceback prints `frame`: the user's code and libraries, not the runtime's machinery nor
+    /// compiler thunks (glue under the goroutine's function ends the stack before it is asked).
+    static func isShown(_ frame: SymbolicatedFrame) -> Bool {
+        frame.kind == .code && frame.function != "?" && !frame.function.isEmpty
+    }
 
     /// Go quotes a label key or value only when it has characters outside [A-Za-z0-9._/].
     static func quotedIfNeeded(_ s: String) -> String {
@@ -105,7 +104,7 @@ public enum GoroutineTraceback {
 /// Formatted frame lines per return address, cached for one dump.
 private struct FrameText {
     private let symbolizer: Symbolizer
-    private var lines: [UInt: [String]] = [:]
+    private var lines: [UInt: (lines: [String], endsStack: Bool)] = [:]
     private var creators: [UInt: (function: String, location: String)] = [:]
     private var frames: [UInt: [SymbolicatedFrame]] = [:]
 
@@ -122,24 +121,36 @@ private struct FrameText {
         return f
     }
 
-    /// The visible `name(...)\n\tfile:line +0xoff\n` lines of one return address.
-    private mutating func frameLines(_ pc: UInt) -> [String] {
+    /// The visible lines of one return address, and whether the goroutine's own stack ends before it.
+    /// A real frame prints `name()` and `\tFILE:LINE +0xOFF` (offset of the return address from the
+    /// function's entry); an inlined one `name(...)` and `\tFILE:LINE`, as Go prints them.
+    private mutating func frameLines(_ pc: UInt) -> (lines: [String], endsStack: Bool) {
         if let cached = lines[pc] { return cached }
+        let frames = symbolized(pc)
+        if frames.contains(where: { $0.kind == .goroutineRoot }) {
+            lines[pc] = ([], true)
+            return ([], true)
+        }
         var result: [String] = []
-        for frame in symbolized(pc) where !GoroutineTraceback.isRuntimeInternal(frame.function) {
-            var line = frame.function + "(...)\n\t" + (frame.file.isEmpty ? "?" : frame.file) + ":" + String(frame.line)
+        for frame in frames where GoroutineTraceback.isShown(frame) {
+            var line = frame.function + (frame.isInlined ? "(...)\n\t" : "()\n\t")
+            line += frame.file.isEmpty || frame.line == 0 ? "?:0" : frame.file + ":" + String(frame.line)
             if !frame.isInlined && frame.entry != 0 && pc > frame.entry {
                 line += " +0x" + String(pc - frame.entry, radix: 16)
             }
             result.append(line + "\n")
         }
-        lines[pc] = result
-        return result
+        lines[pc] = (result, false)
+        return (result, false)
     }
 
     mutating func appendFrames(_ stack: [UInt], to out: inout String) {
         var all: [String] = []
-        for pc in stack where pc > 1 { all.append(contentsOf: frameLines(pc)) }
+        for pc in stack where pc > 1 {
+            let visible = frameLines(pc)
+            if visible.endsStack { break }
+            all.append(contentsOf: visible.lines)
+        }
         let maxFrames = GoroutineTraceback.maxFrames
         if all.count > maxFrames {
             let half = maxFrames / 2
@@ -155,8 +166,8 @@ private struct FrameText {
     mutating func appendCreator(pc: UInt, parent: Int64, to out: inout String) {
         if creators[pc] == nil {
             let frames = symbolized(pc)
-            guard let frame = frames.first(where: { !GoroutineTraceback.isRuntimeInternal($0.function) }) ?? frames.first else { return }
-            var location = "\n\t" + (frame.file.isEmpty ? "?" : frame.file) + ":" + String(frame.line)
+            guard let frame = frames.first(where: GoroutineTraceback.isShown) ?? frames.first else { return }
+            var location = "\n\t" + (frame.file.isEmpty || frame.line == 0 ? "?:0" : frame.file + ":" + String(frame.line))
             if let outer = frames.last, outer.entry != 0, pc > outer.entry {
                 location += " +0x" + String(pc - outer.entry, radix: 16)
             }

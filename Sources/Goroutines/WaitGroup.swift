@@ -8,8 +8,10 @@ public final class WaitGroup: @unchecked Sendable {
     private var counter = 0
     private var waiters: [Waiter] = []
 
+    /// A wait group with a zero count.
     public init() {}
 
+    /// Adds `delta` (may be negative) to the count; at zero, waiters wake. Below zero is Go's panic.
     public func add(_ delta: Int) {
         lock.lock()
         counter += delta
@@ -26,6 +28,7 @@ public final class WaitGroup: @unchecked Sendable {
         for w in toWake { w.wake() }
     }
 
+    /// One unit of work finished (`add(-1)`).
     public func done() { add(-1) }
 
     @inline(never)
@@ -36,17 +39,17 @@ public final class WaitGroup: @unchecked Sendable {
             return
         }
         let start = ContentionProfiler.blockStart()
-        Waiter.block(on: lock, reason: .syncWaitGroupWait) { waiters.append($0) }
+        Waiter.block(on: lock, reason: .syncWaitGroupWait, owner: self) { waiters.append($0) }
         if start != 0 { ContentionProfiler.recordBlock(since: start) }
     }
 
-    /// Go 1.25's WaitGroup.Go: runs `body` in a new goroutine counted by this group.
+    /// Go 1.25's WaitGroup.Go: runs `body` in a new goroutine counted by this group. The count drops
+    /// when `body` returns or throws, and also when it calls `Go.goexit`.
     @inline(never)
     public func go(_ body: @escaping @Sendable () throws -> Void) {
         add(1)
         _ = Scheduler.shared.spawn({ [self] in
-            defer { done() }
-            try body()
+            try Go.withCleanup({ done() }, body)
         }, creatorPC: gr_caller_return_address())
     }
 }

@@ -27,10 +27,11 @@ struct WaitNode {
 
     /// Blocks the caller on `node` (already queued under `lock`), releasing `lock` only once the goroutine
     /// is parked, or, on a plain thread, just before sleeping.
-    static func block(_ node: UnsafeMutablePointer<WaitNode>, lock: RuntimeLock, reason: WaitReason) {
+    /// `owner` is the primitive waited on (the channel, the mutex…): what the leak scan looks for.
+    static func block(_ node: UnsafeMutablePointer<WaitNode>, lock: RuntimeLock, reason: WaitReason, owner: AnyObject? = nil) {
         if let m = M.current, let g = m.curG {
             node.pointee.g = g.opaque
-            Scheduler.shared.park(reason, commit: lock)
+            Scheduler.shared.park(reason, commit: lock, target: owner)
             return
         }
         node.pointee.g = 0

@@ -9,10 +9,10 @@ struct Waiter {
 
     /// Blocks the caller on `lock`'s object: registers via `enqueue` (called with `lock` held), then sleeps,
     /// releasing `lock` only once the goroutine is parked (or, on a thread, just before sleeping).
-    static func block(on lock: RuntimeLock, reason: WaitReason, enqueue: (Waiter) -> Void) {
+    static func block(on lock: RuntimeLock, reason: WaitReason, owner: AnyObject? = nil, enqueue: (Waiter) -> Void) {
         if let m = M.current, let g = m.curG {
             enqueue(Waiter(g: g, note: nil))
-            Scheduler.shared.park(reason, commit: lock)
+            Scheduler.shared.park(reason, commit: lock, target: owner)
             return
         }
         let note = UnsafeMutablePointer<gr_note>.allocate(capacity: 1)

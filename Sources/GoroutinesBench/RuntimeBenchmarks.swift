@@ -1,5 +1,6 @@
 import CStackSwitch
 import Goroutines
+import Synchronization
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -127,3 +128,36 @@ final class LagRecorder: @unchecked Sendable {
 }
 
 @inline(never) func blackHole<T>(_ x: T) { _ = x }
+
+/// Wake-up lag of a goroutine sleeping 1 ms, `sleeps` times in a row, while GOMAXPROCS goroutines spin
+/// without ever yielding: the sleeper runs only because sysmon takes a spinner's P (Go preempts it).
+func benchHogSleepLag(sleeps: Int) -> BenchResult {
+    let procs = Go.maxProcs
+    let stop = StopFlag()
+    let wg = WaitGroup()
+    for _ in 0..<procs {
+        wg.go { while !stop.isSet {} }
+    }
+    Go.sleep(for: .milliseconds(1))  // let the spinners take every P
+    var lags: [Int64] = []
+    lags.reserveCapacity(sleeps)
+    let start = gr_nanotime()
+    for _ in 0..<sleeps {
+        let before = gr_nanotime()
+        Go.sleep(for: .milliseconds(1))
+        lags.append(gr_nanotime() - before - 1_000_000)
+    }
+    let elapsed = gr_nanotime() - start
+    stop.set()
+    wg.wait()
+    var result = BenchResult(name: "hog_sleep1ms_p\(procs)_x\(sleeps)", ops: sleeps, elapsedNanos: elapsed)
+    result.extra["lag_mean_us"] = Double(lags.reduce(0, +)) / Double(sleeps) / 1000
+    result.extra["lag_max_us"] = Double(lags.max() ?? 0) / 1000
+    return result
+}
+
+final class StopFlag: @unchecked Sendable {
+    private let flag = Atomic<Bool>(false)
+    var isSet: Bool { flag.load(ordering: .relaxed) }
+    func set() { flag.store(true, ordering: .relaxed) }
+}

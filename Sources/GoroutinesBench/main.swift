@@ -15,10 +15,12 @@ let benchmarks: [String: @Sendable () -> [BenchResult]] = [
     "parked": { benchParked(goroutines: size ?? 100_000) },
     "gosched_ping": { [benchGoschedPing(iterations: size ?? 2_000_000)] },
     "sleep": { [benchSleep(goroutines: size ?? 10_000)] },
+    "hog_sleep": { [benchHogSleepLag(sleeps: size ?? 50)] },
     "goroutine_profile": {
         benchGoroutineProfile(goroutines: size ?? 10_000, diverse: false)
             + benchGoroutineProfile(goroutines: size ?? 10_000, diverse: true)
     },
+    "goroutine_profile_1024": { benchGoroutineProfileDistinctStacks(goroutines: size ?? 20_000) },
     "chan_pingpong": { [benchPingPong(iterations: size ?? 1_000_000, procs: 1), benchPingPong(iterations: size ?? 1_000_000, procs: 2)] },
     "chan_buffered": { [benchBufferedThroughput(items: size ?? 10_000_000, capacity: 1024)] },
     "select_fanin": { [benchSelectFanIn(items: size ?? 1_000_000)] },

@@ -5,14 +5,19 @@
 import CSampling
 import Symbolication
 
+/// A finished CPU profile (`CPUProfiler.stopCPUProfile()` or a recording's `stop()`), renderable as
+/// Go's CPU profile.
 public struct CPUProfile: Sendable, RenderableProfile {
     /// One distinct (stack, labels) pair and how many timer ticks landed on it.
     public struct Sample: Sendable, Hashable {
         /// The interrupted PC + 1, then return addresses, leaf first (as `ProfileBuilder` takes them).
         public var stack: [UInt]
+        /// The goroutine's labels when the tick landed.
         public var labels: [Label]
+        /// Ticks that landed on this stack with these labels.
         public var count: Int64
 
+        /// A sample of `count` ticks.
         public init(stack: [UInt], labels: [Label], count: Int64) {
             self.stack = stack
             self.labels = labels
@@ -29,12 +34,14 @@ public struct CPUProfile: Sendable, RenderableProfile {
     public var timeNanos: Int64
     /// Wall time the profile ran.
     public var durationNanos: Int64
+    /// Distinct (stack, labels) pairs with their tick counts.
     public var samples: [Sample]
     /// Ticks whose samples were dropped because the collector fell behind.
     public var lostSamples: Int64
     /// Things the reader should know (threads that block SIGPROF, threads without a timer).
     public var comments: [String]
 
+    /// A profile from collected samples (the profiler builds these; tests may too).
     public init(rate: Int, timeNanos: Int64, durationNanos: Int64, samples: [Sample], lostSamples: Int64,
                 comments: [String] = []) {
         self.rate = rate
@@ -48,11 +55,13 @@ public struct CPUProfile: Sendable, RenderableProfile {
     /// CPU time one sample stands for.
     public var periodNanos: Int64 { 1_000_000_000 / Int64(max(rate, 1)) }
 
+    /// The profile with this process's symbols (`Symbolizer.shared`).
     public func pprofProfile() throws -> Profile {
         try pprofProfile(resolver: Symbolizer.shared)
     }
 
-    public func pprofProfile(resolver: any FrameResolver) throws -> Profile {
+    /// The profile, with frames named by `resolver`.
+    public func pprofProfile(resolver: any FrameResolver = Symbolizer.shared) throws -> Profile {
         let lostPC = UInt(gr_cpuprof_lost_samples_pc())
         var builder = try ProfileBuilder(
             sampleTypes: [ValueType(type: "samples", unit: "count"), ValueType(type: "cpu", unit: "nanoseconds")],
@@ -68,6 +77,7 @@ public struct CPUProfile: Sendable, RenderableProfile {
         return builder.build()
     }
 
+    /// CPU profiles have no text form (Go's neither): throws.
     public func legacyText() throws -> String {
         throw ProfileRenderingError.noLegacyText(profile: "profile")
     }

@@ -18,6 +18,7 @@ import Glibc
 import Symbolication
 import Synchronization
 
+/// The process-wide SIGPROF CPU profiler (Go's `pprof.StartCPUProfile`/`StopCPUProfile`).
 public enum CPUProfiler {
     /// Go's sampling rate: 100 samples per CPU-second of each thread.
     public static let defaultRate = Int(GR_CPUPROF_DEFAULT_HZ)
@@ -127,6 +128,7 @@ private struct OpenedDestination: Sendable {
     }
 }
 
+/// Why a CPU profile could not start or be written.
 public enum CPUProfilerError: Error, Sendable, Hashable, CustomStringConvertible {
     /// Another CPU profile is running; only one can run at a time.
     case alreadyInUse
@@ -136,6 +138,7 @@ public enum CPUProfilerError: Error, Sendable, Hashable, CustomStringConvertible
     case cannotOpenFile(path: String, errno: Int32)
     case systemCallFailed(String, errno: Int32)
 
+    /// What went wrong and what to do.
     public var description: String {
         switch self {
         case .alreadyInUse:

@@ -25,6 +25,7 @@ public struct ContentionRecord: Sendable, Hashable {
     /// Total time spent blocked or contended, in nanoseconds.
     public var delayNanoseconds: Int64
 
+    /// A record of `count` events that waited `delayNanoseconds` in total at `stack`.
     public init(stack: [UInt], count: Int64, delayNanoseconds: Int64) {
         self.stack = stack
         self.count = count
@@ -32,7 +33,10 @@ public struct ContentionRecord: Sendable, Hashable {
     }
 }
 
+/// The `block` and `mutex` profiles in Go's shapes (contentions/count, delay/nanoseconds; text with
+/// `cycles/second`), from the runtime's contention records (`Go.blockProfileRecords()`, …).
 public struct ContentionProfile: RenderableProfile {
+    /// Which of the two profiles.
     public enum Kind: Sendable, Hashable {
         /// Blocking on channels, select, sync primitives.
         case block
@@ -43,13 +47,16 @@ public struct ContentionProfile: RenderableProfile {
     /// The tick rate our "cycles" are measured in: nanoseconds.
     public static let cyclesPerSecond: Int64 = 1_000_000_000
 
+    /// Block or mutex.
     public let kind: Kind
     /// Records ordered as Go orders them: by delay, largest first (ties: count, then stack, for stable output).
     public let records: [ContentionRecord]
+    /// When the records were read, nanoseconds since the Unix epoch.
     public let timeNanos: Int64
     private let resolver: any FrameResolver
     private let textFilter: StackTextFilter
 
+    /// `block` or `mutex`.
     public var name: String {
         switch kind {
         case .block: return "block"
@@ -59,7 +66,7 @@ public struct ContentionProfile: RenderableProfile {
 
     /// - Parameter textFilter: frames the text leaves out (the goroutine entry trampoline, as Go leaves out
     ///   runtime.goexit); Go prints every other frame of these profiles.
-    public init(kind: Kind, records: [ContentionRecord], resolver: any FrameResolver, timeNanos: Int64? = nil,
+    public init(kind: Kind, records: [ContentionRecord], resolver: any FrameResolver = Symbolizer.shared, timeNanos: Int64? = nil,
                 textFilter: StackTextFilter = .showAll) {
         self.kind = kind
         self.resolver = resolver
@@ -72,6 +79,7 @@ public struct ContentionProfile: RenderableProfile {
         }
     }
 
+    /// The proto shape, stacks resolved now.
     public func pprofProfile() throws -> Profile {
         let contentions = ValueType(type: "contentions", unit: "count")
         var builder = try ProfileBuilder(sampleTypes: [contentions, ValueType(type: "delay", unit: "nanoseconds")],
@@ -79,13 +87,14 @@ public struct ContentionProfile: RenderableProfile {
                                          resolver: LeafTrimmingResolver(
                                             base: resolver,
                                             leafPCs: Set(records.compactMap { $0.stack.first.map { callSitePC(returnAddress: $0) } }),
-                                            isMachineryFrame: { GoroutineTraceback.isRuntimeInternal($0.function) }))
+                                            isMachineryFrame: { $0.kind == .runtime }))
         for record in records {
             try builder.addSample(stack: record.stack, values: [record.count, record.delayNanoseconds])
         }
         return builder.build()
     }
 
+    /// Go's `debug=1` text.
     public func legacyText() -> String {
         var frames = ResolvedFrames()
         frames.resolve(records.lazy.flatMap(\.stack).map { callSitePC(returnAddress: $0) }, with: resolver)

@@ -19,16 +19,20 @@ public struct CountProfileRecord: Sendable, Hashable {
     /// Parca rejects a profile that has one.
     public var labels: [String: String]
 
+    /// A record at `stack` with `labels`.
     public init(stack: [UInt], labels: [String: String] = [:]) {
         self.stack = stack
         self.labels = labels
     }
 }
 
+/// A profile that counts stacks: `goroutine` and `threadcreate` (Go's count profiles).
 public struct CountProfile: RenderableProfile {
     /// One distinct (stack, labels) pair and how many records had it.
     public struct Group: Sendable, Hashable {
+        /// Records with this stack and labels.
         public var count: Int
+        /// Return addresses, leaf first.
         public var stack: [UInt]
         /// Sorted by key.
         public var labels: [(key: String, value: String)] { zip(labelKeys, labelValues).map { ($0, $1) } }
@@ -39,14 +43,18 @@ public struct CountProfile: RenderableProfile {
         fileprivate var textKeyBytes: [UInt8]
     }
 
+    /// The profile's name (`goroutine`, `threadcreate`).
     public let name: String
     /// Number of records.
     public let total: Int
     /// Groups in Go's order.
     public let groups: [Group]
+    /// When the records were taken, nanoseconds since the Unix epoch.
     public let timeNanos: Int64
     private let resolver: any FrameResolver
     private let textFilter: StackTextFilter
+    /// The frames of every PC of the groups, resolved once to group them and kept for rendering.
+    private let frames: ResolvedFrames
 
     /// - Parameters:
     ///   - name: the profile name, e.g. "goroutine" or "threadcreate"; it names the sample type.
@@ -103,6 +111,26 @@ public struct CountProfile: RenderableProfile {
             previousCount = 1
         }
         flushPrevious()
+        // Stacks that differ only in thunks or in the glue under the goroutine's function are the same
+        // stack to a reader (Go never sees such frames): trim them, then merge what became equal.
+        var frames = ResolvedFrames()
+        frames.resolve(order.lazy.flatMap(\.stack).map { callSitePC(returnAddress: $0) }, with: resolver)
+        var mergedIndex: [Key: Int] = [:]
+        var mergedOrder: [Key] = []
+        var mergedCounts: [Int] = []
+        for (index, key) in order.enumerated() {
+            let trimmed = Key(stack: frames.trimmed(key.stack), labels: key.labels)
+            if let existing = mergedIndex[trimmed] {
+                mergedCounts[existing] += counts[index]
+            } else {
+                mergedIndex[trimmed] = mergedOrder.count
+                mergedOrder.append(trimmed)
+                mergedCounts.append(counts[index])
+            }
+        }
+        order = mergedOrder
+        counts = mergedCounts
+        self.frames = frames
         var groups = order.enumerated().map { index, key -> Group in
             let sorted = key.labels.sorted { $0.key.utf8.lexicographicallyPrecedes($1.key.utf8) }
             var textKey = TextBuffer()
@@ -125,10 +153,11 @@ public struct CountProfile: RenderableProfile {
         self.groups = groups
     }
 
+    /// The proto shape, stacks resolved now.
     public func pprofProfile() throws -> Profile {
         let countType = ValueType(type: name, unit: "count")
         var builder = try ProfileBuilder(sampleTypes: [countType], periodType: countType, period: 1,
-                                         timeNanos: timeNanos, resolver: resolver)
+                                         timeNanos: timeNanos, resolver: PrefetchedResolver(frames: frames, base: resolver))
         for group in groups {
             var labels: [Label] = []
             for (key, value) in zip(group.labelKeys, group.labelValues) where !key.isEmpty {
@@ -142,8 +171,6 @@ public struct CountProfile: RenderableProfile {
     /// The `debug=1` text: `<name> profile: total N`, then per group `<count> @ 0x…`, the labels line,
     /// the frame lines and a blank line.
     public func legacyText() -> String {
-        var frames = ResolvedFrames()
-        frames.resolve(groups.lazy.flatMap(\.stack).map { callSitePC(returnAddress: $0) }, with: resolver)
         var text = TextBuffer()
         text.append("\(name) profile: total \(total)\n")
         for group in groups {

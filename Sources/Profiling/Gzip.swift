@@ -3,6 +3,7 @@
 // is indistinguishable at the container level. `decompress` exists for tests and for reading protos back.
 import CZlib
 
+/// A zlib failure while compressing or decompressing.
 public enum GzipError: Error, Equatable, CustomStringConvertible {
     case invalidLevel(Int32)
     case zlib(operation: String, code: Int32, message: String)
@@ -10,6 +11,7 @@ public enum GzipError: Error, Equatable, CustomStringConvertible {
     case truncated
     case outputTooLarge(limit: Int)
 
+    /// zlib's operation and message.
     public var description: String {
         switch self {
         case .invalidLevel(let level):
@@ -26,6 +28,7 @@ public enum GzipError: Error, Equatable, CustomStringConvertible {
     }
 }
 
+/// gzip (RFC 1952) through zlib, as pprof profiles are served.
 public enum Gzip {
     /// Go's `gzip.BestSpeed`, the level the Go runtime uses for profiles.
     public static let bestSpeed: Int32 = 1

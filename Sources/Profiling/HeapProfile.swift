@@ -23,7 +23,10 @@
 // before the snapshot) has nothing to do here and is accepted for compatibility only.
 import Symbolication
 
+/// The `heap` and `allocs` profiles from the sampled malloc interposer, shaped as Go's (see above).
+/// `HeapProfile(kind: .heap)` snapshots the sampler now and names frames with this process's symbols.
 public struct HeapProfile: RenderableProfile {
+    /// Which profile: the data is the same, the default sample type differs.
     public enum Kind: Sendable, Hashable {
         /// In-use first: pprof shows inuse_space by default.
         case heap
@@ -31,17 +34,21 @@ public struct HeapProfile: RenderableProfile {
         case allocs
     }
 
+    /// heap or allocs.
     public let kind: Kind
     /// The sampling rate in bytes (the profile's period); 0 when sampling is off.
     public let samplingRate: Int
     /// Records in snapshot order (newest bucket first), with their full stacks.
     public let records: [HeapProfileRecord]
+    /// The `# runtime.MemStats` trailer of the text form.
     public let memoryStatistics: HeapMemoryStatistics
+    /// When the snapshot was taken, nanoseconds since the Unix epoch.
     public let timeNanos: Int64
     private let resolver: any FrameResolver
     private let isAllocatorFrame: @Sendable (SymbolicatedFrame) -> Bool
     private let textOmits: @Sendable (SymbolicatedFrame) -> Bool
 
+    /// `heap` or `allocs`.
     public var name: String { kind == .heap ? "heap" : "allocs" }
 
     /// - Parameters:
@@ -51,7 +58,7 @@ public struct HeapProfile: RenderableProfile {
     ///     stacks, hidden there in the text); the default knows malloc, operator new and the Swift runtime.
     ///   - textOmits: frames the text never prints (the goroutine entry trampoline, as Go omits
     ///     runtime.goexit).
-    public init(kind: Kind, snapshot: HeapSnapshot, resolver: any FrameResolver, timeNanos: Int64? = nil,
+    public init(kind: Kind, snapshot: HeapSnapshot, resolver: any FrameResolver = Symbolizer.shared, timeNanos: Int64? = nil,
                 memoryStatistics: HeapMemoryStatistics? = nil,
                 isAllocatorFrame: @escaping @Sendable (SymbolicatedFrame) -> Bool = HeapAllocatorFrames.isAllocator,
                 textOmits: @escaping @Sendable (SymbolicatedFrame) -> Bool = { _ in false }) {
@@ -62,11 +69,11 @@ public struct HeapProfile: RenderableProfile {
         self.samplingRate = snapshot.samplingRate
         self.records = snapshot.records
         self.timeNanos = timeNanos ?? currentUnixNanos()
-        self.memoryStatistics = memoryStatistics ?? .current()
+        self.memoryStatistics = memoryStatistics ?? .current(records: snapshot.records)
     }
 
     /// Takes a snapshot of the sampler now.
-    public init(kind: Kind, resolver: any FrameResolver) {
+    public init(kind: Kind, resolver: any FrameResolver = Symbolizer.shared) {
         self.init(kind: kind, snapshot: HeapProfiler.snapshot(), resolver: resolver)
     }
 
@@ -80,6 +87,7 @@ public struct HeapProfile: RenderableProfile {
         }.map(\.element)
     }
 
+    /// The proto shape, allocator frames dropped from the leaf end.
     public func pprofProfile() throws -> Profile {
         var frames = ResolvedFrames()
         frames.resolve(records.lazy.flatMap(\.stack).map { callSitePC(returnAddress: $0) }, with: resolver)
@@ -132,6 +140,7 @@ public struct HeapProfile: RenderableProfile {
         return leaves
     }
 
+    /// Go's `debug=1` text.
     public func legacyText() -> String {
         var frames = ResolvedFrames()
         frames.resolve(records.lazy.flatMap(\.stack).map { callSitePC(returnAddress: $0) }, with: resolver)

@@ -70,9 +70,11 @@ public enum HeapProfiler {
     }
 }
 
+/// A rejected heap-profiler setting.
 public enum HeapProfilerError: Error, Sendable, Hashable, CustomStringConvertible {
     case negativeSamplingRate(Int)
 
+    /// What was wrong and the accepted range.
     public var description: String {
         switch self {
         case .negativeSamplingRate(let bytes):
@@ -86,15 +88,24 @@ public enum HeapProfilerError: Error, Sendable, Hashable, CustomStringConvertibl
 public struct HeapProfileRecord: Sendable, Hashable {
     /// Return addresses, allocation site first (the caller of `malloc`, `swift_slowAlloc`, …).
     public var stack: [UInt]
+    /// Estimated objects allocated here since the program began.
     public var allocatedObjects: Int64
+    /// Estimated bytes allocated here since the program began.
     public var allocatedBytes: Int64
+    /// Estimated objects from here still live.
     public var inUseObjects: Int64
+    /// Estimated bytes from here still live.
     public var inUseBytes: Int64
+    /// Samples taken here (raw count).
     public var sampledAllocations: Int64
+    /// Bytes of the sampled allocations (raw).
     public var sampledAllocatedBytes: Int64
+    /// Sampled allocations still live (raw).
     public var sampledInUseObjects: Int64
+    /// Bytes of the sampled allocations still live (raw).
     public var sampledInUseBytes: Int64
 
+    /// A record with the given figures (tests; the profiler builds them from its buckets).
     public init(stack: [UInt], allocatedObjects: Int64, allocatedBytes: Int64, inUseObjects: Int64,
                 inUseBytes: Int64, sampledAllocations: Int64, sampledAllocatedBytes: Int64,
                 sampledInUseObjects: Int64, sampledInUseBytes: Int64) {
@@ -141,9 +152,12 @@ public struct HeapProfileRecord: Sendable, Hashable {
 public struct HeapSnapshot: Sendable {
     /// The sampling rate when the snapshot was taken (the profile's period).
     public var samplingRate: Int
+    /// One record per allocation stack.
     public var records: [HeapProfileRecord]
+    /// The sampler's health counters at that moment.
     public var statistics: HeapSamplerStatistics
 
+    /// A snapshot from given parts (tests; `HeapProfiler.snapshot()` takes real ones).
     public init(samplingRate: Int, records: [HeapProfileRecord], statistics: HeapSamplerStatistics) {
         self.samplingRate = samplingRate
         self.records = records
@@ -151,6 +165,7 @@ public struct HeapSnapshot: Sendable {
     }
 }
 
+/// How the heap sampler is doing: samples taken and what it had to drop.
 public struct HeapSamplerStatistics: Sendable, Hashable {
     /// Sampled allocations recorded.
     public var samples: UInt64

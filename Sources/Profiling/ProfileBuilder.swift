@@ -5,19 +5,21 @@
 // - ids of locations, functions and mappings run 1..n in order of first appearance;
 // - inlined frames live inside one Location, innermost first;
 // - a Function per distinct (name, system name, file, start line);
-// - mappings come from the resolver with their build ids, and each `has_*` flag is set only when every
-//   location in that mapping earns it, so pprof neither re-symbolizes good data nor trusts missing data.
+// - mappings come from the resolver with their build ids; `has_functions` is set when every location of
+//   the mapping is symbolized, the file/line/inline flags when its lines carry such information.
 //
 // Symbolization is deferred to `build()`, which asks the resolver once for all distinct PCs.
 import Glibc
 import Symbolication
 
+/// Why a profile cannot be built as given.
 public enum ProfileBuilderError: Error, Equatable, CustomStringConvertible {
     case noSampleTypes
     case unknownDefaultSampleType(String, available: [String])
     case valueCountMismatch(expected: Int, got: Int)
     case emptyLabelKey
 
+    /// What was wrong and how to fix it.
     public var description: String {
         switch self {
         case .noSampleTypes:
@@ -32,6 +34,8 @@ public enum ProfileBuilderError: Error, Equatable, CustomStringConvertible {
     }
 }
 
+/// Builds a valid pprof `Profile` from raw stacks (see the comment above): for custom profiles of
+/// your own, in the same shape as the built-in ones.
 public struct ProfileBuilder {
     private var profile: Profile
     private let resolver: any FrameResolver
@@ -80,20 +84,46 @@ public struct ProfileBuilder {
         }
     }
 
-    /// Symbolizes every distinct PC and returns the finished profile.
+    /// Symbolizes every distinct PC and returns the finished profile. Stacks lose their thunk-only PCs and
+    /// the goroutine glue at their root (`PCDisposition`); locations are numbered in order of first use
+    /// after that, so every location is used.
     public func build() -> Profile {
         var result = profile
-        let callSites = returnAddresses.map { callSitePC(returnAddress: $0) }
-        let frames = callSites.isEmpty ? [] : resolver.frames(at: callSites)
+        let allCallSites = returnAddresses.map { callSitePC(returnAddress: $0) }
+        let allFrames = allCallSites.isEmpty ? [] : resolver.frames(at: allCallSites)
+        let dispositions = allCallSites.indices.map { PCDisposition($0 < allFrames.count ? allFrames[$0] : []) }
+
+        // Old location id (index + 1 into returnAddresses) -> new id, 0 while unused.
+        var renumbered = [UInt64](repeating: 0, count: returnAddresses.count)
+        var kept: [Int] = []
+        for sampleIndex in result.samples.indices {
+            var ids: [UInt64] = []
+            ids.reserveCapacity(result.samples[sampleIndex].locationIDs.count)
+            frames: for old in result.samples[sampleIndex].locationIDs {
+                let index = Int(old - 1)
+                switch dispositions[index] {
+                case .skip: continue frames
+                case .endsStack: break frames
+                case .keep:
+                    if renumbered[index] == 0 {
+                        kept.append(index)
+                        renumbered[index] = UInt64(kept.count)
+                    }
+                    ids.append(renumbered[index])
+                }
+            }
+            result.samples[sampleIndex].locationIDs = ids
+        }
         let images = resolver.mappings()
 
         var coverage = [MappingCoverage](repeating: MappingCoverage(), count: images.count)
         var functionIDs: [FunctionKey: UInt64] = [:]
-        result.locations.reserveCapacity(callSites.count)
+        result.locations.reserveCapacity(kept.count)
 
-        for (index, address) in callSites.enumerated() {
+        for (newIndex, index) in kept.enumerated() {
+            let address = allCallSites[index]
             let mappingIndex = resolver.mappingIndex(containing: address).flatMap { $0 < images.count ? $0 : nil }
-            let pcFrames = index < frames.count ? frames[index] : []
+            let pcFrames = index < allFrames.count ? allFrames[index] : []
             var lines: [Line] = []
             lines.reserveCapacity(pcFrames.count)
             for frame in pcFrames where frame.isKnown {
@@ -110,7 +140,7 @@ public struct ProfileBuilder {
                 lines.append(Line(functionID: functionID, line: Int64(frame.line)))
             }
             if let mappingIndex { coverage[mappingIndex].record(frames: pcFrames, emittedLines: lines.count) }
-            result.locations.append(Location(id: UInt64(index + 1), mappingID: mappingIndex.map { UInt64($0 + 1) } ?? 0,
+            result.locations.append(Location(id: UInt64(newIndex + 1), mappingID: mappingIndex.map { UInt64($0 + 1) } ?? 0,
                                              address: UInt64(address), lines: lines))
         }
 
@@ -140,27 +170,27 @@ private struct FunctionKey: Hashable {
     }
 }
 
-/// What the locations of one mapping have in common; a flag holds only if every location earns it.
+/// What the locations of one mapping carry. `has_functions` says every location was symbolized; the file,
+/// line and inline flags say the lines carry that kind of information (some lines of compiler-made code
+/// have no line, which does not make the mapping's line numbers missing).
 private struct MappingCoverage {
     var locations = 0
     var allNamed = true
-    var allFiled = true
-    var allNumbered = true
+    var anyFiled = false
+    var anyNumbered = false
     var anyInlined = false
 
     mutating func record(frames: [SymbolicatedFrame], emittedLines: Int) {
         locations += 1
-        let complete = emittedLines > 0 && emittedLines == frames.count
-        allNamed = allNamed && complete
-        allFiled = allFiled && complete && frames.allSatisfy { !$0.file.isEmpty }
-        allNumbered = allNumbered && complete && frames.allSatisfy { $0.line > 0 }
+        allNamed = allNamed && emittedLines > 0 && emittedLines == frames.count
+        anyFiled = anyFiled || frames.contains { !$0.file.isEmpty }
+        anyNumbered = anyNumbered || frames.contains { $0.line > 0 }
         anyInlined = anyInlined || emittedLines > 1
     }
 
     var hasFunctions: Bool { locations > 0 && allNamed }
-    var hasFilenames: Bool { hasFunctions && allFiled }
-    var hasLineNumbers: Bool { hasFunctions && allNumbered }
-    /// Claimed only when inlined frames were actually seen: their absence proves nothing.
+    var hasFilenames: Bool { hasFunctions && anyFiled }
+    var hasLineNumbers: Bool { hasFunctions && anyNumbered }
     var hasInlineFrames: Bool { hasFunctions && anyInlined }
 }
 

@@ -2,6 +2,7 @@
 // ranges, varint scalars). Used by tests and by anything that reads a profile back (e.g. to merge).
 // Gzip input is recognised by its magic bytes, as pprof does.
 
+/// Why bytes are not a readable pprof profile.
 public enum ProfileDecodingError: Error, Equatable, CustomStringConvertible {
     case empty
     case malformed(ProtobufDecodingError)
@@ -12,6 +13,7 @@ public enum ProfileDecodingError: Error, Equatable, CustomStringConvertible {
     case concatenatedProfiles
     case unreadable(String)
 
+    /// What was wrong, with the offending field where known.
     public var description: String {
         switch self {
         case .empty:

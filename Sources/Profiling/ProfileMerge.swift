@@ -7,12 +7,14 @@
 // renumbered 1..n in order of first use, and mapping `has_*` flags are recomputed from what the merged
 // locations actually carry.
 
+/// Why profiles cannot be merged or subtracted.
 public enum ProfileMergeError: Error, Equatable, CustomStringConvertible {
     case nothingToMerge
     case incompatibleSampleTypes([ValueType], [ValueType])
     case incompatiblePeriodTypes(ValueType?, ValueType?)
     case danglingReference(String)
 
+    /// Which profiles disagree and how.
     public var description: String {
         func names(_ types: [ValueType]) -> String { types.map { "\($0.type)/\($0.unit)" }.joined(separator: ",") }
         switch self {

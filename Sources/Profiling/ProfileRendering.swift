@@ -4,6 +4,7 @@
 import Foundation
 import Glibc
 
+/// How a profile is written.
 public enum ProfileFormat: Sendable, Hashable {
     /// profile.proto, gzip-compressed at BestSpeed: what `/debug/pprof/<name>` serves.
     case gzippedProto
@@ -13,10 +14,12 @@ public enum ProfileFormat: Sendable, Hashable {
     case legacyText
 }
 
+/// Why a profile could not be written in the asked format.
 public enum ProfileRenderingError: Error, Equatable, CustomStringConvertible {
     case noLegacyText(profile: String)
     case writeFailed(errno: Int32, bytesWritten: Int)
 
+    /// What went wrong and what to use instead.
     public var description: String {
         switch self {
         case .noLegacyText(let profile):
@@ -36,12 +39,14 @@ public protocol RenderableProfile: Sendable {
 }
 
 extension RenderableProfile {
+    /// The profile in `format`, as bytes.
     public func render(_ format: ProfileFormat) throws -> [UInt8] {
         var bytes: [UInt8] = []
         try render(format, appendingTo: &bytes)
         return bytes
     }
 
+    /// Appends the profile in `format` to `buffer`.
     public func render(_ format: ProfileFormat, appendingTo buffer: inout [UInt8]) throws {
         switch format {
         case .gzippedProto: buffer += try pprofProfile().gzippedProto()
@@ -55,6 +60,7 @@ extension RenderableProfile {
         try writeAll(try render(format), to: fileDescriptor)
     }
 
+    /// Writes the profile in `format` to `handle`.
     public func write(_ format: ProfileFormat, to handle: FileHandle) throws {
         try write(format, toFileDescriptor: handle.fileDescriptor)
     }
@@ -62,8 +68,10 @@ extension RenderableProfile {
 
 /// A finished `Profile` renders as proto; it has no text form of its own.
 extension Profile: RenderableProfile {
+    /// A `Profile` is its own pprof form.
     public func pprofProfile() throws -> Profile { self }
 
+    /// A plain `Profile` has no Go text form: throws.
     public func legacyText() throws -> String {
         throw ProfileRenderingError.noLegacyText(profile: sampleTypes.map { "\($0.type)/\($0.unit)" }.joined(separator: ","))
     }

@@ -13,6 +13,7 @@ public enum ProtobufDecodingError: Error, Equatable, CustomStringConvertible {
     case wrongWireType(field: Int, expected: String)
     case invalidUTF8(field: Int)
 
+    /// What is malformed and at which offset.
     public var description: String {
         switch self {
         case .truncatedVarint(let offset):
@@ -37,6 +38,7 @@ public enum ProtobufDecodingError: Error, Equatable, CustomStringConvertible {
 
 /// One field as it appears on the wire.
 public struct ProtobufField: Sendable {
+    /// The field's wire-level value.
     public enum Value: Sendable {
         case varint(UInt64)
         case fixed64(UInt64)
@@ -44,7 +46,9 @@ public struct ProtobufField: Sendable {
         case fixed32(UInt32)
     }
 
+    /// The field number.
     public var number: Int
+    /// The raw value.
     public var value: Value
 
     /// The field as an unsigned integer; only varints qualify (pprof requires varint scalars).
@@ -53,10 +57,13 @@ public struct ProtobufField: Sendable {
         return v
     }
 
+    /// The varint as a two's-complement signed integer (proto `int64`).
     public func int64() throws -> Int64 { Int64(bitPattern: try uint64()) }
 
+    /// The varint as a proto `bool`.
     public func bool() throws -> Bool { try uint64() != 0 }
 
+    /// The bytes of a length-delimited field (string, bytes, message, packed).
     public func payload() throws -> ArraySlice<UInt8> {
         guard case .lengthDelimited(let bytes) = value else {
             throw ProtobufDecodingError.wrongWireType(field: number, expected: "length-delimited")
@@ -64,6 +71,7 @@ public struct ProtobufField: Sendable {
         return bytes
     }
 
+    /// A length-delimited field as UTF-8 text.
     public func string() throws -> String {
         let bytes = try payload()
         guard let text = String(validating: bytes, as: UTF8.self) else { throw ProtobufDecodingError.invalidUTF8(field: number) }
@@ -91,15 +99,18 @@ public struct ProtobufDecoder: Sendable {
     private let data: ArraySlice<UInt8>
     private var position: Int
 
+    /// A reader over one message's bytes.
     public init(_ bytes: ArraySlice<UInt8>) {
         data = bytes
         position = bytes.startIndex
     }
 
+    /// A reader over one message's bytes.
     public init(_ bytes: [UInt8]) {
         self.init(bytes[...])
     }
 
+    /// Whether every field has been read.
     public var isAtEnd: Bool { position >= data.endIndex }
 
     private var offset: Int { position - data.startIndex }
@@ -133,6 +144,7 @@ public struct ProtobufDecoder: Sendable {
         }
     }
 
+    /// Reads a base-128 varint at the current position.
     public mutating func readVarint() throws -> UInt64 {
         let start = offset
         var result: UInt64 = 0

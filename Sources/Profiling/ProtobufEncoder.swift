@@ -19,8 +19,10 @@ public enum ProtobufWireType: UInt8, Sendable {
 /// Scalar writers whose names end in `IfNonZero` omit zero, false and empty values, as proto3 encoders do;
 /// the plain writers always emit the field (pprof's string table needs its leading `""`).
 public struct ProtobufEncoder: Sendable {
+    /// The message so far.
     public private(set) var bytes: [UInt8]
 
+    /// An empty message, with room for `capacity` bytes.
     public init(reservingCapacity capacity: Int = 0) {
         bytes = []
         bytes.reserveCapacity(capacity)
@@ -34,6 +36,7 @@ public struct ProtobufEncoder: Sendable {
 
     // MARK: Primitives
 
+    /// Appends `value` as a base-128 varint.
     public mutating func appendVarint(_ value: UInt64) {
         var v = value
         while v >= 0x80 {
@@ -43,12 +46,14 @@ public struct ProtobufEncoder: Sendable {
         bytes.append(UInt8(truncatingIfNeeded: v))
     }
 
+    /// Appends a field key (number and wire type).
     public mutating func appendTag(_ field: Int, _ wireType: ProtobufWireType) {
         appendVarint(UInt64(field) << 3 | UInt64(wireType.rawValue))
     }
 
     // MARK: Scalars
 
+    /// A varint field, written even when zero.
     public mutating func uint64(_ field: Int, _ value: UInt64) {
         appendTag(field, .varint)
         appendVarint(value)
@@ -59,20 +64,24 @@ public struct ProtobufEncoder: Sendable {
         uint64(field, UInt64(bitPattern: value))
     }
 
+    /// A varint field, left out when zero (proto3 default).
     public mutating func uint64IfNonZero(_ field: Int, _ value: UInt64) {
         if value != 0 { uint64(field, value) }
     }
 
+    /// A signed varint field, left out when zero.
     public mutating func int64IfNonZero(_ field: Int, _ value: Int64) {
         if value != 0 { int64(field, value) }
     }
 
+    /// A bool field, left out when false.
     public mutating func boolIfTrue(_ field: Int, _ value: Bool) {
         if value { uint64(field, 1) }
     }
 
     // MARK: Length-delimited
 
+    /// A length-delimited UTF-8 field.
     public mutating func string(_ field: Int, _ value: String) {
         var value = value
         value.withUTF8 { utf8 in
@@ -82,6 +91,7 @@ public struct ProtobufEncoder: Sendable {
         }
     }
 
+    /// A length-delimited bytes field.
     public mutating func bytes(_ field: Int, _ value: some Collection<UInt8>) {
         appendTag(field, .lengthDelimited)
         appendVarint(UInt64(value.count))

@@ -16,6 +16,7 @@ public struct StackTextFilter: Sendable {
     /// Runtime frames hidden while they lead the stack (leaf end).
     public var hidesWhileLeading: @Sendable (SymbolicatedFrame) -> Bool
 
+    /// A filter with the given rules (by default every frame is printed).
     public init(omits: @escaping @Sendable (SymbolicatedFrame) -> Bool = { _ in false },
                 hidesWhileLeading: @escaping @Sendable (SymbolicatedFrame) -> Bool = { _ in false }) {
         self.omits = omits
@@ -64,10 +65,15 @@ struct TextBuffer {
         let start = bytes.count
         var showing = allFrames
         var any = false
-        for returnAddress in stack where returnAddress != 0 {
+        stackWalk: for returnAddress in stack where returnAddress != 0 {
             any = true
             let pc = callSitePC(returnAddress: returnAddress)
             let pcFrames = frames[pc]
+            switch frames.disposition(ofCallSite: pc) {
+            case .keep: break
+            case .skip: continue stackWalk
+            case .endsStack: break stackWalk
+            }
             if !pcFrames.contains(where: \.isKnown) {
                 showing = true
                 append("#\t")

@@ -286,6 +286,40 @@ final class DWARFLineTable {
         return (filePath(found.file), Int(found.line))
     }
 
+    /// The nearest row before `address` (in the same sequence, at most `limit` rows back) that has a real
+    /// file and line and that `accept` takes, given the row's address and file.
+    func nearestRealRow(before address: UInt64, unit: UInt64?, limit: Int = 256,
+                        accept: (UInt64, String) -> Bool) -> (file: String, line: Int)? {
+        let candidates: [Sequence]
+        if let unit {
+            decodeUnitIfNeeded(at: unit)
+            candidates = unitSequences[unit] ?? []
+        } else {
+            candidates = buildGlobalIndex()
+        }
+        guard let sequence = candidates.first(where: { $0.start <= address && address < $0.end }) else { return nil }
+        var low = sequence.rows.lowerBound
+        var high = sequence.rows.upperBound
+        while low < high {
+            let mid = (low + high) / 2
+            if rows[mid].address < address { low = mid + 1 } else { high = mid }
+        }
+        var index = low - 1
+        while index >= sequence.rows.lowerBound, index >= low - limit {
+            let row = rows[index]
+            if isReal(row) {
+                let path = filePath(row.file)
+                if accept(row.address, path) { return (path, Int(row.line)) }
+            }
+            index -= 1
+        }
+        return nil
+    }
+
+    private func isReal(_ row: Row) -> Bool {
+        row.line != 0 && ImageSymbolizer.isRealLocation(filePath(row.file), Int(row.line))
+    }
+
     func filePath(_ index: UInt32) -> String {
         Int(index) < files.count ? files[Int(index)] : ""
     }

@@ -12,11 +12,15 @@ final class DWARFScopes {
         /// Mangled linkage name when DWARF has one, else the plain name; "" when neither is known.
         var name: String
         var declLine: Int
+        /// The file the function is declared in ("" when unknown).
+        var declFile: String
         /// For inlined calls: where the call was made (file and line in the caller).
         var callFile: String
         var callLine: Int
         /// Link-time entry address of the scope's first range (the function start for top-level scopes).
         var lowPC: UInt64
+        /// Every address range of the scope.
+        var ranges: [Range<UInt64>]
     }
 
     private struct Unit {
@@ -41,6 +45,7 @@ final class DWARFScopes {
         var nameReference: UInt64?  // abstract_origin or specification
         var name: String
         var declLine: Int
+        var declFile: UInt64
         var callFile: UInt64
         var callLine: Int
         var isInlined: Bool
@@ -96,7 +101,13 @@ final class DWARFScopes {
     private var unitRanges: [(start: UInt64, end: UInt64, unit: Int)] = []
     private var decodedUnits: [Int: DecodedUnit] = [:]
     private var abbreviationTables: [Int: [UInt64: Abbreviation]] = [:]
-    private var namesByReference: [UInt64: (name: String, declLine: Int)] = [:]
+    private var namesByReference: [UInt64: ResolvedName] = [:]
+
+    private struct ResolvedName {
+        var name: String
+        var declLine: Int
+        var declFile: String
+    }
 
     init(sections: DWARFSections) {
         self.sections = sections
@@ -384,15 +395,18 @@ final class DWARFScopes {
             let scope = decoded.scopes[index]
             var name = scope.name
             var declLine = scope.declLine
+            var declFile = scope.declFile != 0 && unit.stmtList != nil
+                ? lineTable?.filePath(unit: unit.stmtList!, index: scope.declFile) ?? "" : ""
             if let reference = scope.nameReference {
-                let resolved = resolveName(reference: reference, depth: 0)
+                let resolved = resolveName(reference: reference, depth: 0, lineTable: lineTable)
                 if name.isEmpty { name = resolved.name }
                 if declLine == 0 { declLine = resolved.declLine }
+                if declFile.isEmpty { declFile = resolved.declFile }
             }
             let callFile = scope.isInlined && unit.stmtList != nil
                 ? lineTable?.filePath(unit: unit.stmtList!, index: scope.callFile) ?? "" : ""
-            return ScopeInfo(name: name, declLine: declLine, callFile: callFile, callLine: scope.callLine,
-                             lowPC: scope.ranges.first?.lowerBound ?? 0)
+            return ScopeInfo(name: name, declLine: declLine, declFile: declFile, callFile: callFile, callLine: scope.callLine,
+                             lowPC: scope.ranges.first?.lowerBound ?? 0, ranges: scope.ranges)
         }
     }
 
@@ -419,6 +433,7 @@ final class DWARFScopes {
         var ranges: DWARFValue?
         var reference: UInt64?
         var declLine = 0
+        var declFile: UInt64 = 0
         var callFile: UInt64 = 0
         var callLine = 0
     }
@@ -440,12 +455,58 @@ final class DWARFScopes {
             case Attribute.abstractOrigin, Attribute.specification:
                 if case .reference(let target) = value { collected.reference = target }
             case Attribute.declLine: collected.declLine = Int(clamping: value.unsignedValue ?? 0)
+            case Attribute.declFile: collected.declFile = value.unsignedValue ?? 0
             case Attribute.callFile: collected.callFile = value.unsignedValue ?? 0
             case Attribute.callLine: collected.callLine = Int(clamping: value.unsignedValue ?? 0)
             default: break
             }
         }
         return collected
+    }
+
+    /// Where a Swift function is declared, for a function DWARF describes only by a declaration without a
+    /// file (the copy of a generic function specialized into, and inlined in, another module). Found by
+    /// its linkage name, or the longest declared linkage name it starts with (a specialization's mangled
+    /// name is the generic function's plus the specialization's suffix). The index of every subprogram
+    /// declaration is built on first use, once.
+    func declaration(ofLinkageName name: String, lineTable: DWARFLineTable?) -> (file: String, line: Int)? {
+        if declarations == nil { declarations = buildDeclarationIndex() }
+        guard let declarations, let lineTable else { return nil }
+        var candidate = Substring(name)
+        while candidate.count > 4 {
+            if let found = declarations[candidate] {
+                let path = lineTable.filePath(unit: found.stmtList, index: found.file)
+                return path.isEmpty ? nil : (path, found.line)
+            }
+            candidate = candidate.dropLast()
+        }
+        return nil
+    }
+
+    private var declarations: [Substring: (stmtList: UInt64, file: UInt64, line: Int)]?
+
+    private func buildDeclarationIndex() -> [Substring: (stmtList: UInt64, file: UInt64, line: Int)] {
+        var index: [Substring: (stmtList: UInt64, file: UInt64, line: Int)] = [:]
+        guard let info = sections.info else { return index }
+        for unitIndex in units.indices {
+            readRootIfNeeded(unitIndex)
+            let unit = units[unitIndex]
+            guard let stmtList = unit.stmtList, var reader = try? info.slice(from: 0, length: unit.end),
+                  let abbreviations = try? abbreviationTable(at: unit.abbrevOffset) else { continue }
+            reader.offset = unit.dieStart
+            while reader.offset < unit.end {
+                guard let code = try? reader.uleb128() else { break }
+                if code == 0 { continue }
+                guard let abbreviation = abbreviations[code],
+                      let attributes = try? collect(&reader, abbreviation, unit: unit,
+                                                    keep: abbreviation.tag == Tag.subprogram) else { break }
+                if abbreviation.tag == Tag.subprogram, !attributes.linkageName.isEmpty, attributes.declFile != 0,
+                   attributes.declLine > 0, index[Substring(attributes.linkageName)] == nil {
+                    index[Substring(attributes.linkageName)] = (stmtList, attributes.declFile, attributes.declLine)
+                }
+            }
+        }
+        return index
     }
 
     private func decode(unit: Unit) throws(MalformedData) -> DecodedUnit {
@@ -478,12 +539,15 @@ final class DWARFScopes {
                 // Declarations without code still matter as name targets, but are not scopes.
                 if !ranges.isEmpty {
                     scopeIndex = decoded.scopes.count
-                    let parent = openScopes.last ?? -1
+                    // A subprogram is a function of its own even when nested in another's DIE (Swift
+                    // nests closures' concrete subprograms inside their enclosing function's).
+                    let parent = abbreviation.tag == Tag.subprogram ? -1 : openScopes.last ?? -1
                     decoded.scopes.append(Scope(
                         ranges: ranges, parent: parent, subtreeEnd: scopeIndex + 1,
                         nameReference: attributes.reference,
                         name: attributes.linkageName.isEmpty ? attributes.name : attributes.linkageName,
-                        declLine: attributes.declLine, callFile: attributes.callFile, callLine: attributes.callLine,
+                        declLine: attributes.declLine, declFile: attributes.declFile, callFile: attributes.callFile,
+                        callLine: attributes.callLine,
                         isInlined: abbreviation.tag == Tag.inlinedSubroutine))
                     if parent < 0 {
                         for range in ranges { decoded.functions.append((range.lowerBound, range.upperBound, scopeIndex)) }
@@ -500,29 +564,35 @@ final class DWARFScopes {
         return decoded
     }
 
-    /// Name and declaration line of the DIE at .debug_info offset `reference`, following
+    /// Name, declaration line and file of the DIE at .debug_info offset `reference`, following
     /// abstract_origin/specification links (a few levels at most, to stay safe on cyclic input).
-    private func resolveName(reference: UInt64, depth: Int) -> (name: String, declLine: Int) {
+    private func resolveName(reference: UInt64, depth: Int, lineTable: DWARFLineTable?) -> ResolvedName {
         if let cached = namesByReference[reference] { return cached }
+        let unknown = ResolvedName(name: "", declLine: 0, declFile: "")
         guard depth < 4, let info = sections.info, reference < UInt64(info.count),
               let unitIndex = unitIndex(containingOffset: Int(reference)),
               case let unit = readRootAndGet(unitIndex),
               let abbreviations = try? abbreviationTable(at: unit.abbrevOffset)
-        else { return ("", 0) }
+        else { return unknown }
         var reader = info
         reader.offset = Int(reference)
         guard let code = try? reader.uleb128(), let abbreviation = abbreviations[code],
               let attributes = try? collect(&reader, abbreviation, unit: unit, keep: true)
-        else { return ("", 0) }
-        var name = attributes.linkageName.isEmpty ? attributes.name : attributes.linkageName
-        var declLine = attributes.declLine
-        if (name.isEmpty || declLine == 0 || attributes.linkageName.isEmpty), let next = attributes.reference {
-            let resolved = resolveName(reference: next, depth: depth + 1)
-            if attributes.linkageName.isEmpty && !resolved.name.isEmpty { name = resolved.name }
-            if declLine == 0 { declLine = resolved.declLine }
+        else { return unknown }
+        var resolved = ResolvedName(
+            name: attributes.linkageName.isEmpty ? attributes.name : attributes.linkageName,
+            declLine: attributes.declLine,
+            declFile: attributes.declFile != 0 && unit.stmtList != nil
+                ? lineTable?.filePath(unit: unit.stmtList!, index: attributes.declFile) ?? "" : "")
+        if resolved.name.isEmpty || resolved.declLine == 0 || resolved.declFile.isEmpty || attributes.linkageName.isEmpty,
+           let next = attributes.reference {
+            let further = resolveName(reference: next, depth: depth + 1, lineTable: lineTable)
+            if attributes.linkageName.isEmpty && !further.name.isEmpty { resolved.name = further.name }
+            if resolved.declLine == 0 { resolved.declLine = further.declLine }
+            if resolved.declFile.isEmpty { resolved.declFile = further.declFile }
         }
-        namesByReference[reference] = (name, declLine)
-        return (name, declLine)
+        namesByReference[reference] = resolved
+        return resolved
     }
 
     private func readRootAndGet(_ index: Int) -> Unit {

@@ -6,24 +6,20 @@ import Musl
 #endif
 
 /// Turns linker symbols into the names people search for in `go tool pprof -top`, flame graphs and
-/// Go-style tracebacks.
+/// Go-style tracebacks, and tells which frames are thunks (`FrameClassifier`).
 ///
-/// The convention (stable; other modules and users rely on it):
-/// - Swift symbols are demangled with the runtime's own demangler (`swift_demangle`), then shortened to
-///   the *declaration name* a Swift programmer would write: module-qualified, argument labels kept,
-///   argument types, return types, effects (`async`, `throws`) and generic `where` clauses dropped.
-///     `$s8MyModule6WorkerV3run3jobS2i_tF`       → `MyModule.Worker.run(job:)`
-///     `… MyModule.Worker.run(_: Swift.Int, b: Swift.String) throws -> …` → `MyModule.Worker.run(_:b:)`
-///     `… MyModule.Worker.init(name: Swift.String) -> MyModule.Worker`     → `MyModule.Worker.init(name:)`
-///     `closure #1 (Swift.Int) -> Swift.Int in MyModule.main() -> ()` → `closure #1 in MyModule.main()`
-///     `MyModule.Worker.name.getter : Swift.String`  → `MyModule.Worker.name.getter`
-///     `MyModule.f<A where A: Swift.Equatable>(A) -> A` → `MyModule.f<A>(_:)`
+/// Swift symbols are demangled with the runtime's own demangler (`swift_demangle`), then shortened here to
+/// the *declaration* a Swift programmer would write (argument labels kept; argument types, return types,
+/// effects and generic `where` clauses dropped; specialization prefixes dropped so specialized copies
+/// aggregate with the generic function), and finally made one token by `GoStyleName` (closures as
+/// `.closureN` suffixes, no `static`, witnesses and thunks named after what they run):
+///     `$s8MyModule6WorkerV3run3jobS2i_tF`                           → `MyModule.Worker.run(job:)`
+///     `closure #1 (Swift.Int) -> Swift.Int in MyModule.main() -> ()` → `MyModule.main().closure1`
+///     `static MyModule.Worker.make() -> MyModule.Worker`             → `MyModule.Worker.make()`
+///     `MyModule.f<A where A: Swift.Equatable>(A) -> A`               → `MyModule.f<A>(_:)`
 ///     `(extension in MyModule):Swift.String.shout() -> Swift.String` → `Swift.String.shout()`
-///   Specialization prefixes (`generic specialization <…> of`, `function signature specialization <…> of`,
-///   `merged`) are dropped, so specialized copies aggregate with the generic function in profiles; other
-///   prefixes (`partial apply for`, `protocol witness for`, `reabstraction thunk …`) are kept.
-/// - C++ symbols are demangled with `__cxa_demangle` when the process has it, and kept whole.
-/// - Everything else (C functions such as `malloc`) is returned unchanged.
+/// C++ symbols are demangled with `__cxa_demangle` when the process has it, spaces removed; everything else
+/// (C functions such as `malloc`) is returned unchanged.
 enum SwiftNameFormatter {
     private typealias CxxDemangle = @convention(c) (
         UnsafePointer<CChar>?, UnsafeMutablePointer<CChar>?, UnsafeMutablePointer<Int>?, UnsafeMutablePointer<Int32>?
@@ -35,12 +31,20 @@ enum SwiftNameFormatter {
 
     /// The readable name for linker symbol `symbol` (see the type's documentation for the convention).
     static func readableName(forSymbol symbol: String) -> String {
+        describe(symbol: symbol).name
+    }
+
+    /// The readable name of linker symbol `symbol` and how stacks treat its frames.
+    static func describe(symbol: String) -> (name: String, kind: FrameKind) {
         if isSwiftMangled(symbol) {
-            guard let demangled = demangleSwift(symbol) else { return symbol }
-            return simplify(demangled)
+            guard let demangled = demangleSwift(symbol) else { return (symbol, .code) }
+            let name = GoStyleName.rewrite(simplify(demangled))
+            return (name, FrameClassifier.kind(ofSwiftSymbol: demangled, named: name))
         }
-        if symbol.hasPrefix("_Z"), let demangled = demangleCxx(symbol) { return demangled }
-        return symbol
+        if symbol.hasPrefix("_Z"), let demangled = demangleCxx(symbol) {
+            return (demangled.filter { $0 != " " }, .code)
+        }
+        return (symbol, FrameClassifier.kind(ofCSymbol: symbol))
     }
 
     static func isSwiftMangled(_ symbol: String) -> Bool {

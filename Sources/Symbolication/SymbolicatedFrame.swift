@@ -5,8 +5,8 @@ public struct SymbolicatedFrame: Sendable, Hashable {
     public var function: String
     /// The raw linker symbol (mangled for Swift); equals `function` for C symbols.
     public var systemName: String
-    /// Source file path, or "" when there is no line information ("<compiler-generated>" with line 0 for
-    /// code the Swift compiler synthesized).
+    /// Source file path (as DWARF gives it: absolute for Swift), or "" when nothing is known. Never
+    /// "<compiler-generated>": such code is attributed to the nearest real line of its function.
     public var file: String
     /// Source line of the PC, 0 when unknown.
     public var line: Int
@@ -17,9 +17,11 @@ public struct SymbolicatedFrame: Sendable, Hashable {
     public var entry: UInt
     /// True for every frame but the last of a PC: the code was inlined into the next frame.
     public var isInlined: Bool
+    /// What the frame is to a reader of a stack: the user's code, the runtime, or glue that stacks leave out.
+    public var kind: FrameKind
 
     public init(function: String, systemName: String, file: String = "", line: Int = 0, startLine: Int = 0,
-                entry: UInt = 0, isInlined: Bool = false) {
+                entry: UInt = 0, isInlined: Bool = false, kind: FrameKind = .code) {
         self.function = function
         self.systemName = systemName
         self.file = file
@@ -27,7 +29,24 @@ public struct SymbolicatedFrame: Sendable, Hashable {
         self.startLine = startLine
         self.entry = entry
         self.isInlined = isInlined
+        self.kind = kind
     }
+}
+
+/// How stacks treat a frame. Decided once per linker symbol (from its name), so filtering a stack is a
+/// field test per frame, never a string search.
+public enum FrameKind: UInt8, Sendable, Hashable {
+    /// Code someone wrote: always shown.
+    case code
+    /// The goroutine runtime's own machinery (scheduler, park, channel internals): kept in profiles as Go
+    /// keeps `runtime.` frames, hidden in goroutine text dumps as Go hides them.
+    case runtime
+    /// Compiler-made forwarding code (`partial apply for`, reabstraction thunks, `@objc` entry points,
+    /// protocol witnesses): its frame is left out of every stack, the frame it forwards to stays.
+    case thunk
+    /// What runs below a goroutine's own function (the entry trampoline, the runtime's entry closure and
+    /// body runner): it and every frame rootward of it are left out, as Go leaves out `runtime.goexit`.
+    case goroutineRoot
 }
 
 /// An executable mapping of the process (from `/proc/self/maps`), as pprof's Mapping wants it.

@@ -4,13 +4,15 @@ import Synchronization
 /// executable mappings. Used by fatal dumps (Go-style tracebacks), the profile builders and the debug
 /// server's `/debug/pprof/symbol`.
 ///
-/// Names (`SymbolicatedFrame.function`) are what a Swift programmer would write for the declaration,
-/// module-qualified, with argument labels but without argument types, return types, effects or generic
-/// constraints, so they are stable and short in `go tool pprof -top` and flame graphs:
-/// `MyModule.Worker.run(job:)`, `MyModule.Worker.init(name:)`, `closure #1 in MyModule.main()`,
-/// `MyModule.Worker.name.getter`, `static MyModule.Worker.make()`, `MyModule.f<A>(_:)`. Specialized copies
-/// of a generic function carry the generic function's name. C symbols stay as they are (`malloc`), C++
-/// symbols are demangled in full. `systemName` is always the raw (mangled) linker symbol.
+/// Names (`SymbolicatedFrame.function`) follow one scheme everywhere (DESIGN.md rule 9, `GoStyleName`):
+/// one whitespace-free token per frame, module-qualified, argument labels kept, argument types, return
+/// types, effects and generic requirements dropped: `MyModule.Worker.run(job:)`, `MyModule.Worker.make()`
+/// (no `static`), `MyModule.Worker.name.getter`, `MyModule.f<A>(_:)`, closures as a suffix of their
+/// enclosing function `MyModule.main().closure1`, a protocol witness as its implementing method. Specialized
+/// copies of a generic function carry the generic function's name. C symbols stay as they are (`malloc`),
+/// C++ symbols are demangled without spaces. `systemName` is always the raw (mangled) linker symbol, and
+/// `kind` says whether stacks show the frame (user code), hide it in text (the runtime's machinery), drop
+/// it (compiler thunks) or end before it (the glue under a goroutine's function).
 ///
 /// Sources: our own ELF reader (`.symtab`, else `.dynsym`; GNU build-id notes; separate debug files under
 /// `/usr/lib/debug/.build-id/`; zlib-compressed sections) and DWARF reader (`.debug_line` v2–5 for file and

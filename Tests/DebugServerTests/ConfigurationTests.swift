@@ -22,6 +22,7 @@ final class ConfigurationTests: ServerTestCase {
             "GOROUTINES_DEBUG_UNIX": "/tmp/app.sock",
             "GOROUTINES_DEBUG_TOKEN": "t0k",
             "GOROUTINES_DEBUG_MAX_CONNECTIONS": "8",
+            "GOROUTINES_DEBUG_MAX_CONNECTIONS_PER_CLIENT": "4",
             "GOROUTINES_DEBUG_READ_HEADER_TIMEOUT": "3",
             "GOROUTINES_DEBUG_IDLE_TIMEOUT": "30",
             "GOROUTINES_DEBUG_WRITE_TIMEOUT": "20",
@@ -34,6 +35,7 @@ final class ConfigurationTests: ServerTestCase {
         XCTAssertEqual(configuration.unixSocketPath, "/tmp/app.sock")
         XCTAssertEqual(configuration.bearerToken, "t0k")
         XCTAssertEqual(configuration.maxConnections, 8)
+        XCTAssertEqual(configuration.maxConnectionsPerClient, 4)
         XCTAssertEqual(configuration.readHeaderTimeout, .seconds(3))
         XCTAssertEqual(configuration.idleTimeout, .seconds(30))
         XCTAssertEqual(configuration.writeTimeout, .seconds(20))
@@ -57,8 +59,10 @@ final class ConfigurationTests: ServerTestCase {
             let server = DebugServer(configuration: DebugServerConfiguration(address: address), provider: FakePprofProvider())
             XCTAssertThrowsError(try server.start()) { XCTAssertTrue("\($0)".contains(fragment), "\($0)") }
         }
+        // No listener at all (GOROUTINES_DEBUG_ADDR=off) means "do not serve", quietly.
         let nothing = DebugServer(configuration: DebugServerConfiguration(address: nil), provider: FakePprofProvider())
-        XCTAssertThrowsError(try nothing.start())
+        XCTAssertNoThrow(try nothing.start())
+        XCTAssertFalse(nothing.isRunning)
     }
 
     func testPortInUseIsReported() throws {

@@ -155,21 +155,27 @@ final class HTTP1ProtocolTests: ServerTestCase {
         XCTAssertTrue(connection.readToEnd().closed)
     }
 
-    func testConnectionCap() throws {
+    func testConnectionCapRefusesOnlyWhenEveryConnectionIsBusy() throws {
         try startServer { $0.maxConnections = 2 }
-        var first: RawConnection? = try RawConnection(port: port)
+        // Both connections are busy with a request: nothing can be evicted, the third gets a 503.
+        let first = try RawConnection(port: port)
         let second = try RawConnection(port: port)
-        first!.send("GET /debug/pprof/heap HTTP/1.1\r\nHost: x\r\n\r\n")
-        XCTAssertEqual(first!.readResponse()?.status, 200)
+        first.send("GET /debug/pprof/slow HTTP/1.1\r\nHost: x\r\n\r\n")
+        second.send("GET /debug/pprof/slow HTTP/1.1\r\nHost: x\r\n\r\n")
+        while provider.slowStarted.load(ordering: .relaxed) < 2 { usleep(5_000) }
         let third = try RawConnection(port: port)
         let (bytes, closed) = third.readToEnd()
         XCTAssertEqual(ParsedResponse(bytes)?.status, 503)
         XCTAssertTrue(closed)
-        withExtendedLifetime(second) {}
-        // Once one closes, a new connection is served.
-        first = nil
-        Thread.sleep(forTimeInterval: 0.2)
+        provider.holdSlow.store(false, ordering: .releasing)
+        XCTAssertEqual(first.readResponse()?.status, 200)
+        XCTAssertEqual(second.readResponse()?.status, 200)
+        // Both now only wait for their next request: a newcomer evicts the one waiting longest.
         XCTAssertEqual(try get("/debug/pprof/heap").status, 200)
+        first.setReceiveTimeout(1)
+        second.setReceiveTimeout(1)
+        XCTAssertEqual([first, second].filter { $0.readToEnd().closed }.count, 1,
+                       "not exactly one of the idle connections was closed")
     }
 
     func testClientLeavingCancelsTheHandler() throws {

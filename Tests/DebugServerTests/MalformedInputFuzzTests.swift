@@ -61,3 +61,23 @@ struct SplitMix64 {
         return z ^ (z >> 31)
     }
 }
+
+/// The fuzz corpus (Tests/Fuzz/corpus, with the crashers found so far) replayed through the same entry
+/// points scripts/fuzz.sh fuzzes, so a fixed crash stays fixed in every test run.
+final class FuzzCorpusReplayTests: XCTestCase {
+    func testEverySavedInputOfEveryTargetIsHandled() throws {
+        let corpus = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+            .deletingLastPathComponent().appendingPathComponent("Fuzz/corpus")
+        var replayed: [String: Int] = [:]
+        for (name, target) in DebugServerFuzzing.targets {
+            let directory = corpus.appendingPathComponent(name)
+            for file in try FileManager.default.contentsOfDirectory(atPath: directory.path) {
+                let bytes = try [UInt8](Data(contentsOf: directory.appendingPathComponent(file)))
+                bytes.withUnsafeBytes { target($0) }
+                replayed[name, default: 0] += 1
+            }
+        }
+        XCTAssertEqual(Set(replayed.keys), ["http1", "chunked", "connection", "query"])
+        XCTAssertTrue(replayed.values.allSatisfy { $0 >= 4 }, "\(replayed)")
+    }
+}

@@ -6,7 +6,8 @@ import XCTest
 
 final class PprofRouteTests: ServerTestCase {
     /// Go 1.27's captured index page (go-captures/go1.27/index.txt) without the `profile` and
-    /// `trace` rows, which we do not offer until a CPU profiler / tracer exists.
+    /// `trace` rows, which we do not offer until a CPU profiler / tracer exists, and with our own
+    /// routes listed after Go's descriptions.
     static let expectedIndex = """
         <html>
         <head>
@@ -50,6 +51,15 @@ final class PprofRouteTests: ServerTestCase {
         <li><div class=profile-name>mutex: </div> Stack traces of holders of contended mutexes</li>
         <li><div class=profile-name>symbol: </div> Maps given program counters to function names. Counters can be specified in a GET raw query or POST body, multiple counters are separated by &#39;+&#39;.</li>
         <li><div class=profile-name>threadcreate: </div> Stack traces that led to the creation of new OS threads</li>
+        </ul>
+        </p>
+        <p>
+        Beyond net/http/pprof:
+        <ul>
+        <li><a href="/debug/flamegraph?profile=goroutine">flame graph</a>: goroutine, heap, allocs, block, mutex, threadcreate; profile&amp;seconds=N for CPU</li>
+        <li><a href="/metrics">/metrics</a>: Prometheus and OpenMetrics</li>
+        <li><a href="delta_heap">delta_heap</a>, <a href="delta_block">delta_block</a>, <a href="delta_mutex">delta_mutex</a>: changes since the previous call (godeltaprof; one consumer per endpoint)</li>
+        <li><a href="/debug/schedtrace?interval=1000">/debug/schedtrace?interval=1000</a>: GODEBUG=schedtrace lines, streamed (detail=1 for scheddetail)</li>
         </ul>
         </p>
         </body>
@@ -213,7 +223,7 @@ final class PprofRouteTests: ServerTestCase {
         // Percent-encoded paths are decoded before routing, as Go's r.URL.Path is.
         XCTAssertEqual(try get("/debug/pprof/%68eap?debug=1").body, FakePprofProvider.body("heap", debug: 1))
 
-        let elsewhere = try get("/metrics")
+        let elsewhere = try get("/healthz")
         XCTAssertEqual(elsewhere.status, 404)
         XCTAssertEqual(elsewhere.text, "404 page not found\n")
     }

@@ -79,8 +79,8 @@ final class SchedulerTests: XCTestCase {
     }
 
     func testGoroutineQueuedBehindOneThatNeverYieldsStillRuns() throws {
-        // A spawn lands in the spawner's `runnext`; the spawner then computes without yielding. With no
-        // preemption, sysmon moves the waiting goroutine to the global queue so another P runs it.
+        // A spawn lands in the spawner's `runnext`; the spawner then computes without yielding. After 10 ms
+        // sysmon takes the spinner's P (runnext included) and hands it to another thread, which runs it.
         guard Go.maxProcs >= 2 else { throw XCTSkip("needs two Ps") }
         let ran = Atomic<Bool>(false)
         let gaveUp = Atomic<Bool>(false)

@@ -59,11 +59,11 @@ final class TimerAndThreadTests: XCTestCase {
 
     func testOneShotTimerCancelledBeforeItFiresNeverRuns() throws {
         let fired = Atomic<Int>(0)
-        let timer = GoTimer.after(.milliseconds(30)) { fired.add(1, ordering: .relaxed) }
+        let timer = GoTimer.afterFunc(.milliseconds(30)) { fired.add(1, ordering: .relaxed) }
         XCTAssertTrue(timer.stop())
         Go.sleep(for: .milliseconds(60))
         XCTAssertEqual(fired.load(ordering: .relaxed), 0)
-        let second = GoTimer.after(.milliseconds(5)) { fired.add(1, ordering: .relaxed) }
+        let second = GoTimer.afterFunc(.milliseconds(5)) { fired.add(1, ordering: .relaxed) }
         Go.sleep(for: .milliseconds(60))
         XCTAssertEqual(fired.load(ordering: .relaxed), 1)
         XCTAssertFalse(second.stop(), "a fired one-shot timer cannot be stopped")

@@ -12,7 +12,8 @@ final class HeapProfileTests: XCTestCase {
     private let goexit: @Sendable (SymbolicatedFrame) -> Bool = { $0.function == "runtime.goexit" }
 
     private static let stats = HeapMemoryStatistics(heapInUse: 9_439_072, heapSystem: 16_416_768, heapIdle: 6_152_192,
-                                                    maxResidentBytes: 10_612_736)
+                                                    maxResidentBytes: 10_612_736, totalAllocatedBytes: 9_547_400,
+                                                    mallocs: 3769, frees: 258, stackInUse: 360_448, stackSystem: 393_232)
 
     /// Parses the records of a heap `debug=1` text, with a resolver that knows exactly the frames its `#`
     /// lines show; PCs they hide get runtime names (Go hid them because they were runtime frames).
@@ -69,12 +70,21 @@ final class HeapProfileTests: XCTestCase {
         let ours = try XCTUnwrap(text.range(of: "\n# runtime.MemStats\n"))
         let theirs = try XCTUnwrap(capture.range(of: "\n# runtime.MemStats\n"))
         XCTAssertEqual(String(text[..<ours.lowerBound]), String(capture[..<theirs.lowerBound]))
-        // Every trailer line we print is one Go prints, with the value we measured.
+        // Every line Go prints, in Go's order and shape, with the values we measured (0 where a field
+        // describes a garbage collector or structures a malloc heap does not have).
         let trailer = text[ours.upperBound...].split(separator: "\n")
-        XCTAssertEqual(trailer, ["# Alloc = 9439072", "# HeapAlloc = 9439072", "# HeapSys = 16416768", "# HeapIdle = 6152192",
-                                 "# HeapInuse = 9439072", "# MaxRSS = 10612736"])
-        let goTrailerNames = Set(capture[theirs.upperBound...].split(separator: "\n").map { $0.split(separator: " ")[1] })
-        for line in trailer { XCTAssertTrue(goTrailerNames.contains(line.split(separator: " ")[1]), "\(line) is not a Go field") }
+        let goTrailer = capture[theirs.upperBound...].split(separator: "\n")
+        XCTAssertEqual(trailer.map { $0.split(separator: " ")[1] }, goTrailer.map { $0.split(separator: " ")[1] })
+        XCTAssertEqual(trailer.count, 27)
+        let zeros = "[" + Array(repeating: "0", count: 256).joined(separator: " ") + "]"
+        XCTAssertEqual(trailer, [
+            "# Alloc = 9439072", "# TotalAlloc = 9547400", "# Sys = 16810000", "# Lookups = 0", "# Mallocs = 3769",
+            "# Frees = 258", "# HeapAlloc = 9439072", "# HeapSys = 16416768", "# HeapIdle = 6152192",
+            "# HeapInuse = 9439072", "# HeapReleased = 0", "# HeapObjects = 3511", "# Stack = 360448 / 393232",
+            "# MSpan = 0 / 0", "# MCache = 0 / 0", "# BuckHashSys = 0", "# GCSys = 0", "# OtherSys = 0", "# NextGC = 0",
+            "# LastGC = 0", "# PauseNs = \(zeros)", "# PauseEnd = \(zeros)", "# NumGC = 0", "# NumForcedGC = 0",
+            "# GCCPUFraction = 0", "# DebugGC = false", "# MaxRSS = 10612736",
+        ].map { Substring($0) })
     }
 
     func testHeaderAddsOneWhenNothingWasFreedAndPrintsTwiceTheRate() {

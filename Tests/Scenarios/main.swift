@@ -144,6 +144,43 @@ let scenarios: [String: @Sendable () throws -> Void] = [
         _ = ctx.done.receive()
         print("timedOut=\(timedOut) err=\(ctx.err!)")
     },
+    "hog-while-main-waits": {
+        // GOMAXPROCS goroutines spin without yielding for 300 ms while main sleeps 1 ms twenty times and
+        // then waits for them: main needs a P the spinners hold, and a hog must not look like a deadlock.
+        let hogs = Go.maxProcs
+        let wg = WaitGroup()
+        for _ in 0..<hogs {
+            wg.go {
+                let end = ContinuousClock.now + .milliseconds(300)
+                while ContinuousClock.now < end {}
+            }
+        }
+        Go.sleep(for: .milliseconds(1))
+        var slept = 0
+        for _ in 0..<20 {
+            Go.sleep(for: .milliseconds(1))
+            slept += 1
+        }
+        wg.wait()
+        print("slept=\(slept) hogs=\(hogs)")
+    },
+    "grow-procs-while-stealing": {
+        // Ms look for work on every P while GOMAXPROCS grows to new, never-created Ps (issue 15's
+        // TestSelectStress crash: `procs` was raised before those Ps existed).
+        Go.setMaxProcs(2)
+        let state = ResultsBox(count: 1)
+        let wg = WaitGroup()
+        for _ in 0..<8 {
+            wg.go { while state.get(0) == 0 { Go.yield() } }
+        }
+        for n in [16, 64, 256, 1024] {
+            Go.setMaxProcs(n)
+            Go.sleep(for: .milliseconds(2))
+        }
+        state.set(0, 1)
+        wg.wait()
+        print("procs=\(Go.maxProcs)")
+    },
 ]
 
 /// Shared results with plain synchronization (the scenarios test the runtime, not Swift concurrency).
@@ -167,8 +204,9 @@ final class NSLockish: @unchecked Sendable {
 }
 
 let args = CommandLine.arguments
-guard args.count == 2, let scenario = scenarios[args[1]] ?? netScenarios[args[1]] else {
-    let names = scenarios.keys.sorted().joined(separator: ", ")
+let allScenarios = scenarios.merging(leakScenarios) { first, _ in first }.merging(deadlockScenarios) { first, _ in first }.merging(trapScenarios) { first, _ in first }.merging(netScenarios) { first, _ in first }
+guard args.count == 2, let scenario = allScenarios[args[1]] else {
+    let names = allScenarios.keys.sorted().joined(separator: ", ")
     print("usage: \(args.first ?? "scenarios") <scenario>\nscenarios: \(names)")
     exit(64)
 }

@@ -60,7 +60,7 @@ final class SymbolizerTests: XCTestCase {
     func testClosureName() throws {
         let probe = probeClosureOwner()
         let frame = try XCTUnwrap(Symbolizer.shared.frames(at: callSite(probe.pc)).last)
-        XCTAssertEqual(frame.function, "closure #1 in SymbolicationTests.probeClosureOwner()")
+        XCTAssertEqual(frame.function, "SymbolicationTests.probeClosureOwner().closure1")
         XCTAssertEqual(frame.line, probe.line)
     }
 

@@ -8,5 +8,6 @@
 #include "HeapSampler.h"
 #include "MallocInterpose.h"
 #include "CPUProfile.h"
+#include "LeakScan.h"
 
 #endif

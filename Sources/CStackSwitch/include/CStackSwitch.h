@@ -21,9 +21,19 @@ typedef struct gr_context {
     uintptr_t r13;
     uintptr_t r14;
     uintptr_t r15;
+    // Sanitizer bookkeeping (SanitizerFibers.c); all zero unless built with TSan or ASan.
+    /// The ThreadSanitizer fiber that runs this context.
+    void *tsan_fiber;
+    /// AddressSanitizer: this context's stack [lo, hi), its fake stack, and a new goroutine's entry.
+    uintptr_t san_stack_lo, san_stack_hi;
+    void *asan_fake_stack;
+    void (*san_entry)(void *);
+    void *san_arg;
 } gr_context;
 
 /// Saves the caller's state in `from` and resumes `to`. Returns when something switches back to `from`.
+/// Under ThreadSanitizer or AddressSanitizer this is SanitizerFibers.c's wrapper, which tells the
+/// sanitizer about the switch first.
 void gr_context_switch(gr_context *from, const gr_context *to);
 
 /// Prepares `ctx` so that switching to it calls `entry(arg)` on the stack ending at `stack_top`, below a
@@ -101,12 +111,57 @@ void gr_thread_set_name(const char *name);
 typedef void (*gr_overflow_reporter)(uintptr_t fault_addr, uintptr_t rip, uintptr_t rbp, uintptr_t rsp);
 /// Installs the SIGSEGV/SIGBUS handler once per process; other faults go to the previous handler.
 void gr_install_overflow_handler(gr_overflow_reporter reporter);
+/// Called (on the alternate signal stack when the thread has one) for SIGILL, SIGTRAP, SIGFPE and the
+/// SIGSEGV/SIGBUS faults that are not stack overflows. Returns only when the fault is not the runtime's
+/// to report; the previously installed handler (or the default action) then takes it.
+typedef void (*gr_trap_reporter)(int sig, int code, uintptr_t fault_addr, uintptr_t rip, uintptr_t rbp, uintptr_t rsp);
+/// Installs the SIGILL/SIGTRAP/SIGFPE handlers once and routes non-overflow SIGSEGV/SIGBUS to `reporter`.
+void gr_install_trap_handler(gr_trap_reporter reporter);
 /// Gives the calling thread an alternate signal stack (so the handler can run when a stack is exhausted).
 void gr_thread_setup_signal_stack(void);
 
 // ---- Netpoller system calls (Netpoll.c) ----
 
 #include "Netpoll.h"
+
+// ---- Displacing a goroutine that hogs its P (Displacement.c; design in SchedulerDisplacement.swift) ----
+
+/// SIGURG, as Go's preemption uses: ignored by default, rarely used by programs (handlers are chained).
+#define GR_DISPLACE_SIGNAL 23
+/// States of a P's displacement word: sysmon asks (NONE -> REQUESTED), the holding thread's signal handler
+/// answers (REQUESTED -> ACCEPTED) and from then on that thread no longer owns the P.
+enum { GR_DISPLACE_NONE = 0, GR_DISPLACE_REQUESTED = 1, GR_DISPLACE_ACCEPTED = 2 };
+/// Installs the signal handler once per process.
+void gr_displace_install(void);
+/// Sends the displacement signal to thread `tid` of this process.
+bool gr_displace_signal_thread(int32_t tid);
+/// Whether thread `tid` of this process is running or runnable (not asleep in the kernel), from /proc.
+bool gr_thread_is_on_cpu(int32_t tid);
+/// Names the displacement word of the P the calling thread now holds (NULL: none).
+void gr_displace_set_held_p(uint32_t *word);
+/// Brackets code that uses the calling thread's P from a goroutine's stack (nestable): the handler never
+/// accepts inside. Returns 1 if the thread gave its P away since the runtime last dropped one.
+uint32_t gr_p_section_enter(void);
+void gr_p_section_exit(void);
+/// Returns 1 (and resets the mark) if the calling thread gave its P away. Call in a P section or on the
+/// scheduler's stack.
+uint32_t gr_displace_take_given_away(void);
+/// Atomic access to displacement words (sysmon's side).
+static inline bool gr_displace_cas(uint32_t *word, uint32_t expected, uint32_t desired) {
+    return __atomic_compare_exchange_n(word, &expected, desired, false, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST);
+}
+static inline uint32_t gr_displace_load(const uint32_t *word) { return __atomic_load_n(word, __ATOMIC_SEQ_CST); }
+
+// ---- Throw sites (ThrowSite.c) ----
+
+/// Hooks the Swift runtime's `_swift_willThrow` (and `_swift_willThrowTypedImpl`) so that every throw
+/// records the thrower's stack (frame-pointer walk, goroutine stacks only) in a thread-local buffer.
+void gr_install_throw_hook(void);
+/// The stack recorded at the last throw on this thread (return addresses, leaf first); 0 if none.
+size_t gr_last_throw_stack(uintptr_t *out, size_t max);
+/// The Swift runtime's record of the fatal error messages it printed (`<file>:<line>: Fatal error: <message>`
+/// lines), or NULL.
+const char *gr_swift_fatal_error_message(void);
 
 // ---- Swift exclusivity-access set, saved per goroutine across switches (runtime ABI of libswiftCore) ----
 

@@ -24,9 +24,22 @@ final class FakePprofProvider: PprofProvider {
     static let testProfiles: [PprofProfileInfo] = [
         PprofProfileInfo(name: "slow", count: 0, description: "Blocks until released or cancelled (tests only)", supportsDelta: false),
         PprofProfileInfo(name: "big", count: 0, description: "A fixed 200 KiB body (tests and benchmarks)", supportsDelta: false),
+        PprofProfileInfo(name: "huge", count: 0, description: "A fixed 3 MiB body written in pieces (tests)", supportsDelta: false),
     ]
 
     static let bigBody: [UInt8] = (0..<(200 * 1024)).map { UInt8(truncatingIfNeeded: $0 &* 31 &+ 7) }
+    static let hugeBody: [UInt8] = (0..<(3 << 20)).map { UInt8(truncatingIfNeeded: $0 &* 131 &+ $0 >> 16) }
+
+    /// `huge` is streamed in 100 KB pieces, as a real provider writes a large dump.
+    func write(_ name: String, debug: Int, gcFirst: Bool, cancel: CancellationCheck, to output: ResponseBodyWriter) throws {
+        guard name == "huge" else { return try output.write(render(name, debug: debug, gcFirst: gcFirst, cancel: cancel)) }
+        var offset = 0
+        while offset < Self.hugeBody.count {
+            let end = min(Self.hugeBody.count, offset + 100_000)
+            try output.write(Array(Self.hugeBody[offset..<end]))
+            offset = end
+        }
+    }
 
     /// What `render` saw last, e.g. "heap debug=0 gc=true".
     let lastRender = Mutex<String>("")
@@ -41,6 +54,8 @@ final class FakePprofProvider: PprofProvider {
         switch name {
         case "big":
             return Self.bigBody
+        case "huge":
+            return Self.hugeBody
         case "slow":
             slowStarted.add(1, ordering: .relaxed)
             let deadline = Date(timeIntervalSinceNow: 20)

@@ -99,9 +99,37 @@ struct ParsedResponse {
         if let lengthText = headers.first(where: { $0.0.lowercased() == "content-length" })?.1, let length = Int(lengthText) {
             totalLength = bodyStart + length
             body = data.count >= totalLength ? Array(data[bodyStart..<totalLength]) : []
+        } else if headers.contains(where: { $0.0.lowercased() == "transfer-encoding" && $0.1.lowercased() == "chunked" }) {
+            // Streamed answers (larger than the server's pipe) are chunked; decoded when complete.
+            guard let (decoded, end) = Self.decodeChunked(data, from: bodyStart) else {
+                totalLength = Int.max
+                body = []
+                return
+            }
+            body = decoded
+            totalLength = end
         } else {
             totalLength = data.count
             body = Array(data[bodyStart...])
+        }
+    }
+
+    /// The body of a complete chunked message and where it ends; nil while incomplete.
+    static func decodeChunked(_ data: [UInt8], from start: Int) -> ([UInt8], Int)? {
+        var body: [UInt8] = []
+        var index = start
+        while true {
+            guard let lineEnd = data[index...].firstRange(of: [13, 10]) else { return nil }
+            let sizeText = String(decoding: data[index..<lineEnd.lowerBound], as: UTF8.self)
+            guard let size = Int(sizeText.split(separator: ";").first ?? "", radix: 16) else { return nil }
+            index = lineEnd.upperBound
+            if size == 0 {
+                guard data.count >= index + 2 else { return nil }
+                return (body, index + 2)
+            }
+            guard data.count >= index + size + 2 else { return nil }
+            body += data[index..<(index + size)]
+            index += size + 2
         }
     }
 

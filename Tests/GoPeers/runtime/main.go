@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -154,6 +155,42 @@ func sleepLag(n int) {
 		"lag_p50_us": float64(lags[n/2]) / 1000, "lag_p99_us": float64(lags[n*99/100]) / 1000})
 }
 
+// Wake-up lag of a goroutine sleeping 1 ms, n times in a row, while GOMAXPROCS goroutines spin without
+// ever yielding (they lose the CPU only to asynchronous preemption).
+func hogSleepLag(n int) {
+	procs := runtime.GOMAXPROCS(0)
+	var stop atomic.Bool
+	var wg sync.WaitGroup
+	for i := 0; i < procs; i++ {
+		wg.Add(1)
+		go func() {
+			for !stop.Load() {
+			}
+			wg.Done()
+		}()
+	}
+	time.Sleep(time.Millisecond) // let the spinners take every P
+	lags := make([]int64, 0, n)
+	start := time.Now()
+	for i := 0; i < n; i++ {
+		before := time.Now()
+		time.Sleep(time.Millisecond)
+		lags = append(lags, time.Since(before).Nanoseconds()-1_000_000)
+	}
+	elapsed := time.Since(start)
+	stop.Store(true)
+	wg.Wait()
+	var total, worst int64
+	for _, l := range lags {
+		total += l
+		if l > worst {
+			worst = l
+		}
+	}
+	emit(fmt.Sprintf("hog_sleep1ms_p%d_x%d", procs, n), n, elapsed, map[string]float64{
+		"lag_mean_us": float64(total) / float64(n) / 1000, "lag_max_us": float64(worst) / 1000})
+}
+
 //go:noinline
 func parkDeep(depth int, gate *sync.WaitGroup) {
 	if depth == 0 {
@@ -199,7 +236,7 @@ func goroutineProfile(n int, diverse bool) {
 
 func main() {
 	if len(os.Args) < 2 {
-		fmt.Println("usage: runtime-peer <raw_switch|spawn_join|fib|parked|gosched_ping|sleep> [size]")
+		fmt.Println("usage: runtime-peer <raw_switch|spawn_join|fib|parked|gosched_ping|sleep|hog_sleep> [size]")
 		os.Exit(64)
 	}
 	size := func(d int) int {
@@ -223,6 +260,8 @@ func main() {
 		goschedPing(size(2_000_000))
 	case "sleep":
 		sleepLag(size(10_000))
+	case "hog_sleep":
+		hogSleepLag(size(50))
 	case "goroutine_profile":
 		goroutineProfile(size(10_000), false)
 		goroutineProfile(size(10_000), true)

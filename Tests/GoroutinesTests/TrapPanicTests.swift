@@ -1,0 +1,108 @@
+import Foundation
+import XCTest
+
+/// Swift traps, bad memory accesses and uncaught throws end like Go panics (issue 16): the reason, Go's
+/// signal line, the trapping goroutine with the trapping line first, exit status 2, GOTRACEBACK levels.
+/// Scenarios: Tests/Scenarios/TrapScenarios.swift.
+final class TrapPanicTests: XCTestCase {
+    /// The line of the scenario source that contains `code` (so the test follows edits of that file).
+    private func line(of code: String) throws -> Int {
+        let source = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("Scenarios/TrapScenarios.swift")
+        let lines = try String(contentsOf: source, encoding: .utf8).components(separatedBy: "\n")
+        return try XCTUnwrap(lines.firstIndex { $0.contains(code) }) + 1
+    }
+
+    private let signalLine = #"\[signal SIGILL: illegal instruction code=0x2 addr=0x[0-9a-f]+ pc=0x[0-9a-f]+\]\n"#
+
+    func testArithmeticOverflowOnTheMainGoroutineNamesTheCheckAndTheLine() throws {
+        let r = try ScenarioProcess.run("trap-overflow")
+        XCTAssertEqual(r.status, 2)
+        let trapLine = try line(of: "Int.max - 2 + i")
+        XCTAssertMatches(r.stderr, "panic: arithmetic overflow\n" + signalLine + "\ngoroutine 1 \\[running\\]:\n" +
+            "GoroutinesScenarios.trapOverflow\\(_:\\)\\(\\.\\.\\.\\)\n\t[^\n]*Tests/Scenarios/TrapScenarios.swift:\(trapLine) \\+0x[0-9a-f]+\n.*")
+        XCTAssertFalse(r.stderr.contains("Swift runtime failure"), "the compiler's artificial frame is hidden")
+    }
+
+    func testIndexOutOfRangeInAGoroutine() throws {
+        let r = try ScenarioProcess.run("trap-index-goroutine")
+        XCTAssertEqual(r.status, 2)
+        // Debug builds trap inside the standard library after it printed its own message.
+        XCTAssertTrue(r.stderr.contains("Fatal error: Index out of range"), r.stderr)
+        let report = try XCTUnwrap(r.stderr.range(of: "panic: ")).lowerBound
+        let trapLine = try line(of: "return values[i].value")
+        XCTAssertMatches(String(r.stderr[report...]), "panic: Index out of range\n" + signalLine + "\ngoroutine 2 \\[running\\]:\n.*" +
+            "GoroutinesScenarios.trapIndexOutOfRange\\(_:\\)\\(\\.\\.\\.\\)\n\t[^\n]*TrapScenarios.swift:\(trapLine) \\+0x[0-9a-f]+\n.*" +
+            "created by GoroutinesScenarios.inGoroutine\\(_:\\) in goroutine 1\n\t[^\n]+\n")
+        XCTAssertFalse(r.stderr[report...].contains("goroutine 1 ["), "GOTRACEBACK=single shows the panicking goroutine only")
+    }
+
+    func testForceUnwrapOfNilInAGoroutine() throws {
+        let r = try ScenarioProcess.run("trap-unwrap-goroutine")
+        XCTAssertEqual(r.status, 2)
+        XCTAssertTrue(r.stderr.contains("Fatal error: Unexpectedly found nil while unwrapping an Optional value"))
+        let trapLine = try line(of: "return value!")
+        XCTAssertTrue(r.stderr.contains("\npanic: Unexpectedly found nil while unwrapping an Optional value\n[signal SIGILL"), r.stderr)
+        XCTAssertTrue(r.stderr.contains("\ngoroutine 2 [running]:\n"), r.stderr)
+        XCTAssertTrue(r.stderr.contains("GoroutinesScenarios.trapForceUnwrap(_:)(...)\n\t"), r.stderr)
+        XCTAssertTrue(r.stderr.contains("TrapScenarios.swift:\(trapLine) +0x"), r.stderr)
+    }
+
+    func testNilPointerDereferenceReadsAsGosRuntimeError() throws {
+        let r = try ScenarioProcess.run("trap-nil-pointer-goroutine")
+        XCTAssertEqual(r.status, 2)
+        let faultLine = try line(of: "UnsafePointer<Int>(bitPattern: i + 3)!.pointee")
+        XCTAssertMatches(r.stderr, "panic: runtime error: invalid memory address or nil pointer dereference\n" +
+            "\\[signal SIGSEGV: segmentation violation code=0x1 addr=0x8 pc=0x[0-9a-f]+\\]\n\n" +
+            "goroutine 2 \\[running\\]:\nGoroutinesScenarios.faultNilPointer\\(_:\\)\\(\\.\\.\\.\\)\n\t[^\n]*TrapScenarios.swift:\(faultLine) \\+0x[0-9a-f]+\n.*")
+    }
+
+    func testWildAddressIsAFatalFault() throws {
+        let r = try ScenarioProcess.run("trap-wild-address")
+        XCTAssertEqual(r.status, 2)
+        XCTAssertMatches(r.stderr, "unexpected fault address 0xdead0028\nfatal error: fault\n" +
+            "\\[signal SIGSEGV: segmentation violation code=0x1 addr=0xdead0028 pc=0x[0-9a-f]+\\]\n\n" +
+            "goroutine 1 \\[running\\]:\nGoroutinesScenarios.faultWildAddress\\(_:\\)\\(\\.\\.\\.\\)\n.*")
+    }
+
+    func testFaultOnAThreadThatIsNotAGoroutineGetsAThreadSection() throws {
+        let r = try ScenarioProcess.run("trap-thread")
+        XCTAssertEqual(r.status, 2)
+        XCTAssertMatches(r.stderr, "panic: runtime error: invalid memory address or nil pointer dereference\n" +
+            "\\[signal SIGSEGV: segmentation violation code=0x1 addr=0x8 pc=0x[0-9a-f]+\\]\n\n" +
+            "thread \\d+ \\[running\\]:\nGoroutinesScenarios.faultNilPointer\\(_:\\)\\(\\.\\.\\.\\)\n.*")
+    }
+
+    func testTracebackLevels() throws {
+        let none = try ScenarioProcess.run("trap-overflow", environment: ["GOTRACEBACK": "none"])
+        XCTAssertEqual(none.status, 2)
+        XCTAssertMatches(none.stderr, "panic: arithmetic overflow\n" + signalLine)
+
+        let all = try ScenarioProcess.run("trap-nil-pointer-goroutine", environment: ["GOTRACEBACK": "all"])
+        XCTAssertEqual(all.status, 2)
+        XCTAssertTrue(all.stderr.contains("\n\ngoroutine 2 [running]:\n"), all.stderr)
+        XCTAssertTrue(all.stderr.contains("\n\ngoroutine 1 [sync.WaitGroup.Wait]:\n"), "all: the other goroutines too: \(all.stderr)")
+
+        let crash = try ScenarioProcess.run("trap-nil-pointer-goroutine", environment: ["GOTRACEBACK": "crash"])
+        XCTAssertEqual(crash.status, SIGABRT, "crash: abort for a core dump")
+        XCTAssertTrue(crash.stderr.contains("\n\ngoroutine 1 [sync.WaitGroup.Wait]:\n"), crash.stderr)
+    }
+
+    func testUncaughtThrowInAGoroutineShowsTheThrowSite() throws {
+        let r = try ScenarioProcess.run("throw-goroutine")
+        XCTAssertEqual(r.status, 2)
+        let throwLine = try line(of: "if i > 0 { throw ThrownFromWorker() }")
+        XCTAssertMatches(r.stderr, "panic: worker failed: disk full\n\ngoroutine 2 \\[running\\]:\n" +
+            "GoroutinesScenarios.throwingWorker\\(_:\\)\\(\\.\\.\\.\\)\n\t[^\n]*TrapScenarios.swift:\(throwLine) \\+0x[0-9a-f]+\n" +
+            "(?:[^\n]+\\(\\.\\.\\.\\)\n\t[^\n]+\n)+created by [^\n]+ in goroutine 1\n\t[^\n]+\n")
+    }
+
+    func testUncaughtThrowOnTheMainGoroutineShowsTheThrowSite() throws {
+        let r = try ScenarioProcess.run("throw-main")
+        XCTAssertEqual(r.status, 2)
+        let throwLine = try line(of: "if i > 0 { throw ThrownFromWorker() }")
+        XCTAssertMatches(r.stderr, "panic: worker failed: disk full\n\ngoroutine 1 \\[running\\]:\n" +
+            "GoroutinesScenarios.throwingWorker\\(_:\\)\\(\\.\\.\\.\\)\n\t[^\n]*TrapScenarios.swift:\(throwLine) \\+0x[0-9a-f]+\n.*")
+        XCTAssertFalse(r.stderr.contains("created by"))
+    }
+}

@@ -15,9 +15,12 @@ extension Scheduler {
     }
 
     /// findRunnable, with the P's own queues empty: collect ready sockets' goroutines without blocking.
-    /// Skipped while an M blocks in the poller (it will deliver them).
+    /// Done even while another M blocks in the poller: this M already holds a P and runs what it finds at
+    /// once, where the blocked one would first need the OS to schedule it (slow on a busy machine). Each
+    /// edge-triggered event goes to one caller; a timer wake-up taken here is served by this M, which
+    /// runs timers on its next round or sleeps until the earliest one.
     @inline(__always) func pollNetworkWithoutBlocking() -> G? {
-        guard Netpoll.hasWaiters, Netpoll.shared.blockedUntil.load(ordering: .relaxed) == 0 else { return nil }
+        guard Netpoll.hasWaiters else { return nil }
         return runFirstReadyOthers(Netpoll.shared.poll(timeoutNanos: 0).first)
     }
 

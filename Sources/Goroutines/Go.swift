@@ -160,8 +160,12 @@ private final class ResultBox<T>: @unchecked Sendable {
 }
 
 extension Duration {
+    /// Saturating at Int64's range: a user's `.seconds(Int64.max)` means "never", not a trap.
     var nanoseconds: Int64 {
         let c = components
-        return c.seconds * 1_000_000_000 + c.attoseconds / 1_000_000_000
+        let (whole, overflow) = c.seconds.multipliedReportingOverflow(by: 1_000_000_000)
+        if overflow { return c.seconds < 0 ? Int64.min : Int64.max }
+        let (sum, overflowSum) = whole.addingReportingOverflow(c.attoseconds / 1_000_000_000)
+        return overflowSum ? (whole < 0 ? Int64.min : Int64.max) : sum
     }
 }

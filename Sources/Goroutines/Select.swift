@@ -472,7 +472,8 @@ private func runSelect(
             let timer = RuntimeTimer(action: .run({ [wait] in
                 if wait.claim(timeoutIndex) { wait.wake() }
             }))
-            timer.when = gr_nanotime() + timeout.nanoseconds
+            let (when, overflow) = gr_nanotime().addingReportingOverflow(timeout.nanoseconds)
+            timer.when = overflow ? Int64.max : when
             wait.timer = timer
         }
         if let m = M.current, let g = m.curG {
@@ -517,7 +518,7 @@ extension Go {
         let sched = Scheduler.shared
         sched.ensureStarted()
         let timer = RuntimeTimer(action: .run({ _ = channel.trySend(()) }))
-        timer.when = gr_nanotime() + max(0, duration.nanoseconds)
+        timer.when = runtimeDeadline(after: duration)
         sched.addTimer(timer)
         return channel
     }

@@ -230,7 +230,6 @@ final class GoChanTests: XCTestCase, @unchecked Sendable {
     }
 
     func testSelectStress() throws {
-        try skipPending(Pending.selectStress)
         try goTest {
             withMaxProcs(10) {
                 let c: [Channel<Int>] = [Channel(), Channel(), Channel(capacity: 2), Channel(capacity: 3)]
@@ -283,7 +282,6 @@ final class GoChanTests: XCTestCase, @unchecked Sendable {
     }
 
     func testSelectFairness() throws {
-        try skipPending(Pending.selectFairness)
         try goTest {
             let trials = 10000
             let c1 = Channel<UInt8>(capacity: trials + 1), c2 = Channel<UInt8>(capacity: trials + 1)
@@ -333,7 +331,6 @@ final class GoChanTests: XCTestCase, @unchecked Sendable {
     }
 
     func testPseudoRandomSend() throws {
-        try skipPending(Pending.selectFairness)
         try goTest {
             let n = 100
             for chanCap in [0, n] {

@@ -11,21 +11,16 @@ func goTest(_ body: @escaping @Sendable () throws -> Void) throws {
     try Go.runBlocking(body)
 }
 
-/// Go's `defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(n))`. Changing GOMAXPROCS at run time is unsafe in
-/// the runtime today (`Pending.resize`), so unless GO_SEMANTICS_UNSKIP is set the body runs at the
-/// GOMAXPROCS the suite was started with; the suite runs at 1, 2 and 4.
+/// Go's `defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(n))`.
 func withMaxProcs<T>(_ n: Int, _ body: () throws -> T) rethrows -> T {
     let previous = setMaxProcsForTest(n)
     defer { setMaxProcsForTest(previous) }
     return try body()
 }
 
-/// Go's `runtime.GOMAXPROCS(n)` in a test: see `withMaxProcs`. Returns the previous value.
+/// Go's `runtime.GOMAXPROCS(n)` in a test. Returns the previous value.
 @discardableResult
-func setMaxProcsForTest(_ n: Int) -> Int {
-    guard ProcessInfo.processInfo.environment["GO_SEMANTICS_UNSKIP"] != nil else { return Go.maxProcs }
-    return Go.setMaxProcs(n)
-}
+func setMaxProcsForTest(_ n: Int) -> Int { Go.setMaxProcs(n) }
 
 /// A variable shared between goroutines the way Go's tests share one: its accesses are ordered by the
 /// test's own channels, locks or wait groups (or, where Go's test reads it racily, so does the port).
@@ -60,24 +55,3 @@ func since(_ start: ContinuousClock.Instant) -> Duration { ContinuousClock.now -
 
 /// Go's `testing.Short()`: false, as in CI.
 let testingShort = false
-
-/// Skips a test that needs what another branch is building, unless GO_SEMANTICS_UNSKIP is set (to check
-/// those tests once that branch is merged).
-func skipPending(_ reason: String) throws {
-    if ProcessInfo.processInfo.environment["GO_SEMANTICS_UNSKIP"] == nil { throw XCTSkip(reason) }
-}
-
-/// Tests that need what another branch is building: skipped until the lead merges it.
-enum Pending {
-    static let preemption = "needs preemption (issue 14)"
-    static let selectFairness = "select fairness (sched branch)"
-    static let selectStress = "select-stress crash (sched branch)"
-    /// Scheduler.resizeProcs publishes the new GOMAXPROCS before it creates the new Ps, and sysmon's
-    /// retakeBlockedPs reads p(i) for i < procs without the lock: "Scheduler.swift:77: Unexpectedly found
-    /// nil" (TestSelectStress's crash: it sets GOMAXPROCS 10). After a decrease, goroutines are lost now
-    /// and then (all Ms idle, a goroutine never run again).
-    static let resize = "changing GOMAXPROCS at run time crashes or loses goroutines (sched branch)"
-    /// Scheduler.stealWork never takes a running P's runnext; Go's last steal round does (runqgrab), so a
-    /// goroutine readied into the runnext of a P whose goroutine spins waits until preemption.
-    static let runnextSteal = "runnext of a running P is never stolen (sched branch; or preemption, issue 14)"
-}

@@ -21,7 +21,6 @@ import Glibc
 //   half (NumGoroutine agrees with runtime.Stack(all)) is ported.
 final class GoProcTests: XCTestCase, @unchecked Sendable {
     func testStopTheWorldDeadlock() throws {
-        try skipPending(Pending.resize)
         try goTest {
             let stop = Channel<Bool>(capacity: 1)
             @Sendable func perpetuumMobile() {
@@ -89,7 +88,6 @@ final class GoProcTests: XCTestCase, @unchecked Sendable {
     }
 
     func testGoroutineParallelism() throws {
-        try skipPending(Pending.runnextSteal)
         try goTest {
             let P = testingShort ? 3 : 4, N = testingShort ? 3 : 10
             withMaxProcs(P) {
@@ -113,7 +111,6 @@ final class GoProcTests: XCTestCase, @unchecked Sendable {
     }
 
     func testGoroutineParallelism2() throws {
-        try skipPending(Pending.runnextSteal)
         try goTest {
             Self.goroutineParallelism2(load: true, netpoll: false)
             Self.goroutineParallelism2(load: false, netpoll: true)
@@ -245,7 +242,6 @@ final class GoProcTests: XCTestCase, @unchecked Sendable {
 
     /// Two goroutines spin waiting for each other: with one P, only preemption lets the other run.
     func testPreemption() throws {
-        if Go.maxProcs < 2 { try skipPending(Pending.preemption) }
         try goTest {
             let N = testingShort ? 2 : 5
             let c = Channel<Bool>()
@@ -267,7 +263,6 @@ final class GoProcTests: XCTestCase, @unchecked Sendable {
     func testPreemptionGC() throws {
         let P = testingShort ? 3 : 5, N = testingShort ? 2 : 10
         // P goroutines spin while the test goroutine yields: it needs GOMAXPROCS P+1, or preemption.
-        if Go.maxProcs < P + 1 { try skipPending(Pending.resize) }
         try goTest {
             withMaxProcs(P + 1) {
                 let stop = AtomicInt()
@@ -285,7 +280,6 @@ final class GoProcTests: XCTestCase, @unchecked Sendable {
     /// testprog GCFairness: with GOMAXPROCS 1, two goroutines writing to /dev/null without end must not
     /// keep the main goroutine's 10 ms sleep from ending.
     func testGCFairness() throws {
-        try skipPending(Pending.preemption)
         try goTest {
             withMaxProcs(1) {
                 let stop = AtomicInt()
@@ -308,7 +302,6 @@ final class GoProcTests: XCTestCase, @unchecked Sendable {
 
     /// testprog GCFairness2: three goroutines allocating in a loop, GOMAXPROCS 1: every one gets to run.
     func testGCFairness2() throws {
-        try skipPending(Pending.preemption)
         try goTest {
             withMaxProcs(1) {
                 let stop = AtomicInt()
@@ -352,7 +345,6 @@ final class GoProcTests: XCTestCase, @unchecked Sendable {
     /// A goroutine that computes without yielding (hog) and one that yields often (light) get comparable
     /// CPU time on one P: only time-slice preemption makes that so.
     func testPingPongHog() throws {
-        try skipPending(Pending.preemption)
         try goTest {
             withMaxProcs(1) {
                 let done = Channel<Bool>()

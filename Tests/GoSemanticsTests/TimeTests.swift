@@ -272,7 +272,6 @@ final class GoTimeTests: XCTestCase, @unchecked Sendable {
 
     /// A sleep or timer so long that its deadline overflows must not be a short one, nor disturb others.
     func testOverflowSleep() throws {
-        try skipPending("Go.after's deadline overflows (Select.swift: use runtimeDeadline(after:)), sched branch")
         try goTest {
             let big = Duration.nanoseconds(Int64.max)
             go {

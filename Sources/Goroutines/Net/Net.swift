@@ -60,7 +60,7 @@ public enum Net {
         let socket: PolledSocket
         do throws(SocketFailure) {
             socket = try PolledSocket(fd: fd)
-            if let timeout { try socket.setDeadline(read: false, write: true, gr_nanotime() + max(0, timeout.nanoseconds)) }
+            if let timeout { try socket.setDeadline(read: false, write: true, runtimeDeadline(after: timeout)) }
             try socket.connect(to: target)
             if timeout != nil { try socket.setDeadline(read: false, write: true, nil) }
         } catch {

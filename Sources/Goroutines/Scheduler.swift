@@ -554,15 +554,7 @@ final class Scheduler: @unchecked Sendable {
                 continue
             }
             if p.id >= procs {
-                // A spinning M whose P was retired stops counting as spinning (else nmspinning leaks and
-                // wakep never wakes anyone again); work readied meanwhile relied on it, so pass it on.
-                let wasSpinning = m.spinning
-                if wasSpinning {
-                    m.setSpinning(false)
-                    nmspinning.wrappingSubtract(1, ordering: .relaxed)
-                }
                 retireP(m)
-                if wasSpinning && (globalCount.load(ordering: .acquiring) > 0 || anyPWithStealableWork() != nil) { wakep() }
                 continue
             }
             // Read the clock only when some P has a timer: most scheduling rounds have none.

@@ -26,3 +26,14 @@ func readmeSnippet1() throws {
         let data = try Go.blockingCall { try readFile() }   // a call that may block its thread: the P moves on
     }
 }
+
+func readmeSnippet2() throws {
+    let listener = try Net.listen("tcp", "127.0.0.1:0")          // or Net.listen("unix", "/tmp/app.sock")
+    go { while let conn = try? listener.accept() { go { serveConnection(conn) } } }   // waits in [IO wait]
+    let conn = try Net.dial("tcp", listener.address.description, timeout: .seconds(2))
+    try conn.write("PING\n")
+    let replyBytes = try conn.read(upTo: 4096)                   // [] = end of stream
+    try conn.setReadDeadline(.now + .seconds(5))
+    try conn.closeWrite()
+    try conn.close()
+}

@@ -12,3 +12,4 @@ let reply = Channel<Int>()
 func use(_ value: Int) {}
 func handle() {}
 func readFile() throws -> [UInt8] { [] }
+func serveConnection(_ conn: Conn) {}

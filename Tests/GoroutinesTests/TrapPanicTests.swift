@@ -52,6 +52,17 @@ final class TrapPanicTests: XCTestCase {
         XCTAssertTrue(r.stderr.contains("TrapScenarios.swift:\(trapLine) +0x"), r.stderr)
     }
 
+    func testFatalErrorInAGoroutineStartsAtTheCaller() throws {
+        let r = try ScenarioProcess.run("trap-fatal-error-goroutine")
+        XCTAssertEqual(r.status, 2)
+        XCTAssertTrue(r.stderr.contains("Fatal error: bad input 5"), r.stderr)
+        let report = try XCTUnwrap(r.stderr.range(of: "panic: ")).lowerBound
+        let trapLine = try line(of: "if i > 0 { fatalError(\"bad input \\(i)\") }")
+        XCTAssertMatches(String(r.stderr[report...]), "panic: bad input 5\n" + signalLine + "\ngoroutine 2 \\[running\\]:\n" +
+            "GoroutinesScenarios.trapFatalError\\(_:\\)\\(\\)\n\t[^\n]*TrapScenarios.swift:\(trapLine) \\+0x[0-9a-f]+\n" +
+            "(?:" + realOrInlinedFrame + ")+created by GoroutinesScenarios.inGoroutine\\(_:\\) in goroutine 1\n\t[^\n]+\n")
+    }
+
     func testNilPointerDereferenceReadsAsGosRuntimeError() throws {
         let r = try ScenarioProcess.run("trap-nil-pointer-goroutine")
         XCTAssertEqual(r.status, 2)

@@ -19,6 +19,9 @@ struct RuntimeConfiguration: Sendable {
     var traceback: TracebackLevel
     /// GOTRACEBACK=crash: after the report, abort (SIGABRT, a core dump) instead of exiting with status 2.
     var tracebackCrash = false
+    /// GOTRACEBACK=system or crash: Go then also prints its runtime's frames; a trap report keeps the
+    /// standard library's failure path above the user's frame.
+    var tracebackSystem = false
 
     enum TracebackLevel: Sendable { case none, single, all }
 
@@ -45,7 +48,8 @@ struct RuntimeConfiguration: Sendable {
         default: level = .single
         }
         return RuntimeConfiguration(gomaxprocs: procs, stackSize: stack, schedtraceMillis: schedtrace,
-                                    scheddetail: detail, traceback: level, tracebackCrash: env("GOTRACEBACK") == "crash")
+                                    scheddetail: detail, traceback: level, tracebackCrash: env("GOTRACEBACK") == "crash",
+                                    tracebackSystem: ["system", "2", "crash"].contains(env("GOTRACEBACK") ?? ""))
     }
 
     /// "262144", "256K", "256KiB", "1M": bytes.

@@ -17,7 +17,7 @@ import Glibc
 //     [signal SIGILL: illegal instruction code=0x2 addr=0x5581c1a2f3c1 pc=0x5581c1a2f3c1]
 //
 //     goroutine 7 [running]:
-//     MyApp.handle(request:)(...)
+//     MyApp.handle(request:)()
 //     	/src/MyApp/Handler.swift:42 +0x91
 //     created by MyApp.serve() in goroutine 1
 //     	/src/MyApp/Server.swift:17 +0x5d
@@ -28,9 +28,12 @@ import Glibc
 // line just before and keeps it for crash reporters, so the reason is that message. SIGSEGV below 0x1000 reads as Go's
 // `runtime error: invalid memory address or nil pointer dereference`; other SIGSEGV/SIGBUS as Go's
 // `unexpected fault address 0x…` / `fatal error: fault`. GOTRACEBACK as in Go: `none` (message only),
-// `single` (default: the trapping goroutine), `all` and `system` (every goroutine), `crash` (every
-// goroutine, then SIGABRT for a core dump). A fault on a thread that runs no goroutine prints
-// `thread <tid> [running]:` with that thread's frames instead of a goroutine.
+// `single` (default: the trapping goroutine), `all` (every goroutine), `system` (every goroutine, and
+// the standard library's failure path above the user's frame), `crash` (as `system`, then SIGABRT for a
+// core dump). The trapping stack starts at the user's faulting frame, as Go hides `runtime.panicIndex`
+// and company: leading frames in libswiftCore (`_assertionFailure`, the accessor that trapped) are left
+// out (`TrapFailurePath`). A fault on a thread that runs no goroutine prints `thread <tid> [running]:`
+// with that thread's frames instead of a goroutine.
 //
 // Not ours: a fault on a thread the runtime did not create while the process is not owned by `Go.main`
 // goes to the handler installed before ours (Swift's backtracer, a sanitizer, the default action).
@@ -79,8 +82,9 @@ private struct TrapReport {
     }
 
     func printAndExit() -> Never {
-        let stack = faultingStack()
-        var out = headline(stack: stack)
+        let trapStack = faultingStack()
+        var out = headline(stack: trapStack)
+        let stack = TrapFailurePath.userStack(trapStack)
         out += "[signal \(signalName) code=0x\(String(UInt32(bitPattern: code), radix: 16)) addr=0x\(String(addr, radix: 16)) pc=0x\(String(rip, radix: 16))]\n"
         let level = Scheduler.shared.configuration.traceback
         if level != .none {

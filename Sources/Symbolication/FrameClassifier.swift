@@ -24,6 +24,9 @@ package enum FrameClassifier {
     /// The pseudo-frame the compiler inlines at a trap to name its reason; the panic line says it.
     private static let trapReasonPrefix = "Swift runtime failure: "
 
+    /// Whether `name` is that pseudo-frame (`Swift runtime failure: arithmetic overflow`).
+    static func isTrapReason(_ name: String) -> Bool { name.hasPrefix(trapReasonPrefix) }
+
     static func kind(ofSwiftSymbol demangled: String, named name: String) -> FrameKind {
         if goroutineRootPrefixes.contains(where: name.hasPrefix) { return .goroutineRoot }
         if name.hasPrefix(trapReasonPrefix) { return .runtime }

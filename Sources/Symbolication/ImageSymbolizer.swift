@@ -119,7 +119,9 @@ final class ImageSymbolizer {
                 if let found = nearestOwnLine(of: scope, named: systemName, before: address,
                                               callee: innermost ? nil : chain[depth + 1]) {
                     (file, line) = found
-                } else if innermost && depth > 0 {
+                } else if innermost && depth > 0 && !FrameClassifier.isTrapReason(systemName) {
+                    // (The compiler's `Swift runtime failure: <reason>` frame has no line either, but it
+                    // is what names a trap: it stays, as a runtime frame that stacks hide.)
                     described.kind = .thunk
                 } else if Self.isRealLocation(scope.declFile, scope.declLine) {
                     (file, line) = (scope.declFile, scope.declLine)

@@ -3,6 +3,7 @@ import XCTest
 
 /// Swift traps, bad memory accesses and uncaught throws end like Go panics (issue 16): the reason, Go's
 /// signal line, the trapping goroutine with the trapping line first, exit status 2, GOTRACEBACK levels.
+/// Frames as README's "Frame names in stacks and profiles": a real frame `name()` and `FILE:LINE +0xOFF`.
 /// Scenarios: Tests/Scenarios/TrapScenarios.swift.
 final class TrapPanicTests: XCTestCase {
     /// The line of the scenario source that contains `code` (so the test follows edits of that file).
@@ -13,6 +14,9 @@ final class TrapPanicTests: XCTestCase {
         return try XCTUnwrap(lines.firstIndex { $0.contains(code) }) + 1
     }
 
+    /// A real frame (`name()`, `FILE:LINE +0xOFF`) or an inlined one (`name(...)`, `FILE:LINE`).
+    private let realOrInlinedFrame = #"[^\s]+\(\)\n\t[^\n]+:\d+ \+0x[0-9a-f]+\n|[^\s]+\(\.\.\.\)\n\t[^\n]+:\d+\n"#
+
     private let signalLine = #"\[signal SIGILL: illegal instruction code=0x2 addr=0x[0-9a-f]+ pc=0x[0-9a-f]+\]\n"#
 
     func testArithmeticOverflowOnTheMainGoroutineNamesTheCheckAndTheLine() throws {
@@ -20,7 +24,7 @@ final class TrapPanicTests: XCTestCase {
         XCTAssertEqual(r.status, 2)
         let trapLine = try line(of: "Int.max - 2 + i")
         XCTAssertMatches(r.stderr, "panic: arithmetic overflow\n" + signalLine + "\ngoroutine 1 \\[running\\]:\n" +
-            "GoroutinesScenarios.trapOverflow\\(_:\\)\\(\\.\\.\\.\\)\n\t[^\n]*Tests/Scenarios/TrapScenarios.swift:\(trapLine) \\+0x[0-9a-f]+\n.*")
+            "GoroutinesScenarios.trapOverflow\\(_:\\)\\(\\)\n\t[^\n]*Tests/Scenarios/TrapScenarios.swift:\(trapLine) \\+0x[0-9a-f]+\n.*")
         XCTAssertFalse(r.stderr.contains("Swift runtime failure"), "the compiler's artificial frame is hidden")
     }
 
@@ -31,8 +35,9 @@ final class TrapPanicTests: XCTestCase {
         XCTAssertTrue(r.stderr.contains("Fatal error: Index out of range"), r.stderr)
         let report = try XCTUnwrap(r.stderr.range(of: "panic: ")).lowerBound
         let trapLine = try line(of: "return values[i].value")
-        XCTAssertMatches(String(r.stderr[report...]), "panic: Index out of range\n" + signalLine + "\ngoroutine 2 \\[running\\]:\n.*" +
-            "GoroutinesScenarios.trapIndexOutOfRange\\(_:\\)\\(\\.\\.\\.\\)\n\t[^\n]*TrapScenarios.swift:\(trapLine) \\+0x[0-9a-f]+\n.*" +
+        // Go starts at the user's faulting line: the standard library's failure path above it is left out.
+        XCTAssertMatches(String(r.stderr[report...]), "panic: Index out of range\n" + signalLine + "\ngoroutine 2 \\[running\\]:\n" +
+            "GoroutinesScenarios.trapIndexOutOfRange\\(_:\\)\\(\\)\n\t[^\n]*TrapScenarios.swift:\(trapLine) \\+0x[0-9a-f]+\n.*" +
             "created by GoroutinesScenarios.inGoroutine\\(_:\\) in goroutine 1\n\t[^\n]+\n")
         XCTAssertFalse(r.stderr[report...].contains("goroutine 1 ["), "GOTRACEBACK=single shows the panicking goroutine only")
     }
@@ -43,9 +48,19 @@ final class TrapPanicTests: XCTestCase {
         XCTAssertTrue(r.stderr.contains("Fatal error: Unexpectedly found nil while unwrapping an Optional value"))
         let trapLine = try line(of: "return value!")
         XCTAssertTrue(r.stderr.contains("\npanic: Unexpectedly found nil while unwrapping an Optional value\n[signal SIGILL"), r.stderr)
-        XCTAssertTrue(r.stderr.contains("\ngoroutine 2 [running]:\n"), r.stderr)
-        XCTAssertTrue(r.stderr.contains("GoroutinesScenarios.trapForceUnwrap(_:)(...)\n\t"), r.stderr)
+        XCTAssertTrue(r.stderr.contains("\ngoroutine 2 [running]:\nGoroutinesScenarios.trapForceUnwrap(_:)()\n\t"), r.stderr)
         XCTAssertTrue(r.stderr.contains("TrapScenarios.swift:\(trapLine) +0x"), r.stderr)
+    }
+
+    func testFatalErrorInAGoroutineStartsAtTheCaller() throws {
+        let r = try ScenarioProcess.run("trap-fatal-error-goroutine")
+        XCTAssertEqual(r.status, 2)
+        XCTAssertTrue(r.stderr.contains("Fatal error: bad input 5"), r.stderr)
+        let report = try XCTUnwrap(r.stderr.range(of: "panic: ")).lowerBound
+        let trapLine = try line(of: "if i > 0 { fatalError(\"bad input \\(i)\") }")
+        XCTAssertMatches(String(r.stderr[report...]), "panic: bad input 5\n" + signalLine + "\ngoroutine 2 \\[running\\]:\n" +
+            "GoroutinesScenarios.trapFatalError\\(_:\\)\\(\\)\n\t[^\n]*TrapScenarios.swift:\(trapLine) \\+0x[0-9a-f]+\n" +
+            "(?:" + realOrInlinedFrame + ")+created by GoroutinesScenarios.inGoroutine\\(_:\\) in goroutine 1\n\t[^\n]+\n")
     }
 
     func testNilPointerDereferenceReadsAsGosRuntimeError() throws {
@@ -54,23 +69,25 @@ final class TrapPanicTests: XCTestCase {
         let faultLine = try line(of: "UnsafePointer<Int>(bitPattern: i + 3)!.pointee")
         XCTAssertMatches(r.stderr, "panic: runtime error: invalid memory address or nil pointer dereference\n" +
             "\\[signal SIGSEGV: segmentation violation code=0x1 addr=0x8 pc=0x[0-9a-f]+\\]\n\n" +
-            "goroutine 2 \\[running\\]:\nGoroutinesScenarios.faultNilPointer\\(_:\\)\\(\\.\\.\\.\\)\n\t[^\n]*TrapScenarios.swift:\(faultLine) \\+0x[0-9a-f]+\n.*")
+            "goroutine 2 \\[running\\]:\nGoroutinesScenarios.faultNilPointer\\(_:\\)\\(\\)\n\t[^\n]*TrapScenarios.swift:\(faultLine) \\+0x[0-9a-f]+\n.*")
     }
 
     func testWildAddressIsAFatalFault() throws {
         let r = try ScenarioProcess.run("trap-wild-address")
         XCTAssertEqual(r.status, 2)
+        let faultLine = try line(of: "UnsafePointer<Int>(bitPattern: 0xdead_0000 + i * 8)!.pointee")
         XCTAssertMatches(r.stderr, "unexpected fault address 0xdead0028\nfatal error: fault\n" +
             "\\[signal SIGSEGV: segmentation violation code=0x1 addr=0xdead0028 pc=0x[0-9a-f]+\\]\n\n" +
-            "goroutine 1 \\[running\\]:\nGoroutinesScenarios.faultWildAddress\\(_:\\)\\(\\.\\.\\.\\)\n.*")
+            "goroutine 1 \\[running\\]:\nGoroutinesScenarios.faultWildAddress\\(_:\\)\\(\\)\n\t[^\n]*TrapScenarios.swift:\(faultLine) \\+0x[0-9a-f]+\n.*")
     }
 
     func testFaultOnAThreadThatIsNotAGoroutineGetsAThreadSection() throws {
         let r = try ScenarioProcess.run("trap-thread")
         XCTAssertEqual(r.status, 2)
+        let faultLine = try line(of: "UnsafePointer<Int>(bitPattern: i + 3)!.pointee")
         XCTAssertMatches(r.stderr, "panic: runtime error: invalid memory address or nil pointer dereference\n" +
             "\\[signal SIGSEGV: segmentation violation code=0x1 addr=0x8 pc=0x[0-9a-f]+\\]\n\n" +
-            "thread \\d+ \\[running\\]:\nGoroutinesScenarios.faultNilPointer\\(_:\\)\\(\\.\\.\\.\\)\n.*")
+            "thread \\d+ \\[running\\]:\nGoroutinesScenarios.faultNilPointer\\(_:\\)\\(\\)\n\t[^\n]*TrapScenarios.swift:\(faultLine) \\+0x[0-9a-f]+\n.*")
     }
 
     func testTracebackLevels() throws {
@@ -83,6 +100,13 @@ final class TrapPanicTests: XCTestCase {
         XCTAssertTrue(all.stderr.contains("\n\ngoroutine 2 [running]:\n"), all.stderr)
         XCTAssertTrue(all.stderr.contains("\n\ngoroutine 1 [sync.WaitGroup.Wait]:\n"), "all: the other goroutines too: \(all.stderr)")
 
+        // system: Go then prints its runtime's frames too; here the standard library's failure path that
+        // the other levels leave out sits above the user's frame.
+        let system = try ScenarioProcess.run("trap-index-goroutine", environment: ["GOTRACEBACK": "system"])
+        XCTAssertEqual(system.status, 2)
+        XCTAssertMatches(system.stderr, ".*\n\ngoroutine 2 \\[running\\]:\n(?:Swift\\.[^\\s]+\\(\\)\n\t[^\n]+\n)+" +
+            "GoroutinesScenarios.trapIndexOutOfRange\\(_:\\)\\(\\)\n.*\n\ngoroutine 1 \\[sync.WaitGroup.Wait\\]:\n.*")
+
         let crash = try ScenarioProcess.run("trap-nil-pointer-goroutine", environment: ["GOTRACEBACK": "crash"])
         XCTAssertEqual(crash.status, SIGABRT, "crash: abort for a core dump")
         XCTAssertTrue(crash.stderr.contains("\n\ngoroutine 1 [sync.WaitGroup.Wait]:\n"), crash.stderr)
@@ -93,8 +117,8 @@ final class TrapPanicTests: XCTestCase {
         XCTAssertEqual(r.status, 2)
         let throwLine = try line(of: "if i > 0 { throw ThrownFromWorker() }")
         XCTAssertMatches(r.stderr, "panic: worker failed: disk full\n\ngoroutine 2 \\[running\\]:\n" +
-            "GoroutinesScenarios.throwingWorker\\(_:\\)\\(\\.\\.\\.\\)\n\t[^\n]*TrapScenarios.swift:\(throwLine) \\+0x[0-9a-f]+\n" +
-            "(?:[^\n]+\\(\\.\\.\\.\\)\n\t[^\n]+\n)+created by [^\n]+ in goroutine 1\n\t[^\n]+\n")
+            "GoroutinesScenarios.throwingWorker\\(_:\\)\\(\\)\n\t[^\n]*TrapScenarios.swift:\(throwLine) \\+0x[0-9a-f]+\n" +
+            "(?:" + realOrInlinedFrame + ")+created by [^\n]+ in goroutine 1\n\t[^\n]+\n")
     }
 
     func testUncaughtThrowOnTheMainGoroutineShowsTheThrowSite() throws {
@@ -102,7 +126,8 @@ final class TrapPanicTests: XCTestCase {
         XCTAssertEqual(r.status, 2)
         let throwLine = try line(of: "if i > 0 { throw ThrownFromWorker() }")
         XCTAssertMatches(r.stderr, "panic: worker failed: disk full\n\ngoroutine 1 \\[running\\]:\n" +
-            "GoroutinesScenarios.throwingWorker\\(_:\\)\\(\\.\\.\\.\\)\n\t[^\n]*TrapScenarios.swift:\(throwLine) \\+0x[0-9a-f]+\n.*")
+            "GoroutinesScenarios.throwingWorker\\(_:\\)\\(\\)\n\t[^\n]*TrapScenarios.swift:\(throwLine) \\+0x[0-9a-f]+\n" +
+            "(?:" + realOrInlinedFrame + ")*")
         XCTAssertFalse(r.stderr.contains("created by"))
     }
 }

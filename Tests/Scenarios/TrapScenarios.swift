@@ -27,6 +27,12 @@ struct Cell { var value: Int }
     Int.max - 2 + i
 }
 
+/// `fatalError` traps in the standard library (`Swift.fatalError` → `_assertionFailure`), above this frame.
+@inline(never) func trapFatalError(_ i: Int) -> Int {
+    if i > 0 { fatalError("bad input \(i)") }
+    return i
+}
+
 @inline(never) func faultNilPointer(_ i: Int) -> Int {
     UnsafePointer<Int>(bitPattern: i + 3)!.pointee
 }
@@ -63,6 +69,7 @@ let trapScenarios: [String: @Sendable () throws -> Void] = [
     "trap-index-goroutine": { inGoroutine { trapSink = trapIndexOutOfRange(trapInput) } },
     "trap-unwrap-goroutine": { inGoroutine { trapSink = trapForceUnwrap(trapInput) } },
     "trap-overflow": { trapSink = trapOverflow(trapInput) },
+    "trap-fatal-error-goroutine": { inGoroutine { trapSink = trapFatalError(trapInput) } },
     "trap-nil-pointer-goroutine": { inGoroutine { trapSink = faultNilPointer(trapInput) } },
     "trap-wild-address": { trapSink = faultWildAddress(trapInput) },
     "throw-goroutine": {

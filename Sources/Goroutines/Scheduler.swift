@@ -550,6 +550,9 @@ final class Scheduler: @unchecked Sendable {
     private func findRunnable(_ m: M) -> G {
         while true {
             guard let p = m.p else {
+                // Without a P (retired by a GOMAXPROCS decrease, or given away while its goroutine ran) an
+                // M must not go idle still counted as spinning: wakep would trust it to find new work.
+                if m.spinning { resetSpinning(m) }
                 stopM(m, until: earliestTimer())
                 continue
             }
@@ -754,6 +757,13 @@ final class Scheduler: @unchecked Sendable {
             return
         }
         lock.lock()
+        // Checked again under the lock that global-queue pushes take: a goroutine queued since the check
+        // above (by a thread without a P, whose wakep saw no idle P) would otherwise wait with nobody awake.
+        if globalCount.load(ordering: .relaxed) > 0 {
+            lock.unlock()
+            startM(p, spinning: false)
+            return
+        }
         pidleput(p)
         lock.unlock()
         let when = p.timers.earliest.load(ordering: .relaxed)

@@ -58,6 +58,8 @@ extension Scheduler {
     /// The calling thread gave its P away (the signal handler accepted); forget it. Call in a P section or
     /// on the scheduler's stack.
     func dropGivenAwayP(_ m: M) {
+        // Clear the mark too: a P this thread acquires later is its own.
+        _ = gr_displace_take_given_away()
         m.setP(nil)
     }
 

@@ -60,6 +60,33 @@ final class PreemptionTests: XCTestCase {
         }
     }
 
+    /// A pair ping-ponging through `runnext` for many time slices is displaced every 10 ms (it inherits
+    /// one time slice): the P moves to another thread while the displaced goroutine, now without a P,
+    /// readies its partner through the global queue. No hand-over may leave that partner with nobody
+    /// awake to run it (a P handed back to the idle list just as the partner was queued did).
+    func testPingPongPairDisplacedManyTimesKeepsRunning() throws {
+        try atEachGOMAXPROCS { procs in
+            let before = Scheduler.shared.displacements.load(ordering: .relaxed)
+            let rounds = try Go.runBlocking { () -> Int in
+                let ping = Channel<Int>(), pong = Channel<Int>()
+                go {
+                    while let v = ping.receive() { pong.send(v) }
+                }
+                let end = ContinuousClock.now + .milliseconds(300)
+                var rounds = 0
+                while ContinuousClock.now < end {
+                    ping.send(rounds)
+                    rounds = pong.receive()! + 1
+                }
+                ping.close()
+                return rounds
+            }
+            XCTAssertGreaterThan(rounds, 0)
+            XCTAssertGreaterThan(Scheduler.shared.displacements.load(ordering: .relaxed), before,
+                                 "the pair was never displaced (GOMAXPROCS \(procs))")
+        }
+    }
+
     /// Timers started and abandoned by the thousand (Go.after channels nobody reads, select timeouts
     /// that lose) while every P spins; the last one must still fire.
     func testSpinnersOnEveryPDoNotStopTimersAmidTimerGarbage() throws {

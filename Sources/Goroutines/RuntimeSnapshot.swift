@@ -139,11 +139,18 @@ public enum RuntimeSnapshot {
     /// Every P, by index, as scheddetail prints them.
     public static func processors() -> [ProcessorSnapshot] {
         let sched = Scheduler.shared
+        // Which M holds which P, from the Ms' atomic mirrors: `P.m` is written under the scheduler's
+        // lock and must not be read without it (ThreadSanitizer reported that race).
+        var holders: [Int: Int] = [:]
+        for m in sched.allMsCopy() {
+            let pid = m.pID.load(ordering: .relaxed)
+            if pid >= 0 { holders[pid] = m.id }
+        }
         return (0..<sched.procs).map { i in
             let p = sched.p(i)
             return ProcessorSnapshot(
                 id: i, status: p.statusWord.load(ordering: .relaxed), schedtick: p.schedtick.load(ordering: .relaxed),
-                syscalltick: p.syscalltick.load(ordering: .relaxed), threadID: p.m?.id, runQueueLength: p.runq.count,
+                syscalltick: p.syscalltick.load(ordering: .relaxed), threadID: holders[i], runQueueLength: p.runq.count,
                 freeGoroutines: p.freeGs.count, timers: p.timers.count.load(ordering: .relaxed))
         }
     }

@@ -1,5 +1,6 @@
 // Opening the listening sockets: TCP (IPv4 or IPv6, by name or number) and Unix-domain, all
 // non-blocking and close-on-exec, for the epoll loop.
+import CDebugServerSupport
 import Glibc
 import Logging
 

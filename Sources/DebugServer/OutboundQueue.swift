@@ -1,6 +1,7 @@
 // Bytes waiting to be sent on one connection. Large bodies are kept as the arrays the handlers
 // produced (no copy; arrays share storage) and written together with the head in one sendmsg, the
 // way Go writes big bodies straight to the socket; small pieces are coalesced.
+import CDebugServerSupport
 import Glibc
 
 struct OutboundQueue {

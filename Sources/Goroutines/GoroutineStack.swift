@@ -8,6 +8,11 @@ struct GoroutineStack {
     var high: UInt
 
     var size: Int { Int(high - low) }
+
+    /// A G that has not run yet has no stack: it gets one when it first runs (`Scheduler.execute`), so
+    /// goroutines queued faster than they run cost their G and closure only, not a touched stack page.
+    static let none = GoroutineStack(guardLow: 0, low: 0, high: 0)
+    var isNone: Bool { high == 0 }
 }
 
 /// Hands out goroutine stacks carved from large MAP_NORESERVE reservations (pages are committed only when
@@ -85,6 +90,15 @@ final class StackAllocator: @unchecked Sendable {
         defer { lock.unlock() }
         let reserved = UInt64(reservations * Self.stacksPerReservation * stackSize)
         return (reserved - UInt64(fresh.count * stackSize), reserved)
+    }
+
+    /// Returns the pages of a dead goroutine's stack to the kernel, keeping the address range (and the
+    /// guard below it) for the next goroutine that reuses the G.
+    static func releasePages(_ stack: GoroutineStack) {
+        guard !stack.isNone else { return }
+        gr_stack_release(UnsafeMutableRawPointer(bitPattern: stack.low), Int(stack.high - stack.low))
+        // Unguarded stacks keep their overflow canary in the lowest word, which now reads zero.
+        if stack.guardLow == stack.low { UnsafeMutablePointer<UInt>(bitPattern: stack.low)!.pointee = canary }
     }
 
     static func canaryIntact(_ stack: GoroutineStack) -> Bool {

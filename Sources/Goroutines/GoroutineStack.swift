@@ -92,13 +92,24 @@ final class StackAllocator: @unchecked Sendable {
         return (reserved - UInt64(fresh.count * stackSize), reserved)
     }
 
-    /// Returns the pages of a dead goroutine's stack to the kernel, keeping the address range (and the
-    /// guard below it) for the next goroutine that reuses the G.
-    static func releasePages(_ stack: GoroutineStack) {
-        guard !stack.isNone else { return }
-        gr_stack_release(UnsafeMutableRawPointer(bitPattern: stack.low), Int(stack.high - stack.low))
+    /// Returns the pages of dead goroutines' stacks to the kernel, keeping the address ranges (and the
+    /// guards below them) for the goroutines that reuse the Gs. Neighbours in one reservation go in one
+    /// madvise: MADV_DONTNEED leaves MADV_GUARD_INSTALL markers and mprotect guards in place.
+    static func releasePages(_ stacks: [GoroutineStack]) {
+        let sorted = stacks.filter { !$0.isNone }.sorted { $0.low < $1.low }
+        var i = 0
+        while i < sorted.count {
+            var j = i
+            while j + 1 < sorted.count && sorted[j + 1].guardLow == sorted[j].high && sorted[j + 1].guardLow != sorted[j + 1].low {
+                j += 1
+            }
+            gr_stack_release(UnsafeMutableRawPointer(bitPattern: sorted[i].low), Int(sorted[j].high - sorted[i].low))
+            i = j + 1
+        }
         // Unguarded stacks keep their overflow canary in the lowest word, which now reads zero.
-        if stack.guardLow == stack.low { UnsafeMutablePointer<UInt>(bitPattern: stack.low)!.pointee = canary }
+        for stack in sorted where stack.guardLow == stack.low {
+            UnsafeMutablePointer<UInt>(bitPattern: stack.low)!.pointee = canary
+        }
     }
 
     static func canaryIntact(_ stack: GoroutineStack) -> Bool {

@@ -366,14 +366,14 @@ final class Scheduler: @unchecked Sendable {
     }
 
     /// Moves dead Gs to the global cache; past `globalFreeGsKeepingPages` their stack pages are released
-    /// first (outside the lock: one madvise per stack).
+    /// first (outside the lock; one madvise per run of neighbouring stacks).
     private func putGlobalFreeGs<C: Collection<G>>(_ gs: C) {
         lock.lock()
         let keep = globalFreeGs.count < Self.globalFreeGsKeepingPages
         if keep { globalFreeGs.append(contentsOf: gs) }
         lock.unlock()
         if keep { return }
-        for g in gs { StackAllocator.releasePages(g.stack) }
+        StackAllocator.releasePages(gs.map(\.stack))
         lock.lock()
         globalFreeGsReleased.append(contentsOf: gs)
         lock.unlock()

@@ -3,33 +3,29 @@ import Synchronization
 
 /// A goroutine. G objects are kept for the life of the process (registered in `allGoroutines`) and reused
 /// with their stacks after the goroutine exits, as Go does, so run queues can hold unretained pointers.
-///
-/// Its fields are marked `@exclusivity(unchecked)`: they are owned by protocol (the M running the G, the
-/// scan lock, run-queue hand-off), and Swift's dynamic access tracking on them cost more instructions than
-/// the rest of a spawn (callgrind). M's and P's hot fields likewise.
 final class G: @unchecked Sendable {
     /// 1 is the main goroutine; every spawn (including a reused G) takes a fresh id.
-    @exclusivity(unchecked) var id: Int64 = 0
+    var id: Int64 = 0
     /// Saved registers while not running: the goroutine's truth for dumps and profiles.
     let context: UnsafeMutablePointer<gr_context>
     /// Swift's dynamic-exclusivity access set of this goroutine while it is switched out (two words).
     let exclusivity: UnsafeMutablePointer<CChar>
     let statusWord = Atomic<UInt32>(GoroutineStatus.idle.rawValue)
-    @exclusivity(unchecked) var waitReason = WaitReason.zero
+    var waitReason = WaitReason.zero
     /// Monotonic ns when the current wait began (coarse clock).
-    @exclusivity(unchecked) var waitSince: Int64 = 0
+    var waitSince: Int64 = 0
     /// The object this goroutine parked on (its `ParkCommit`), complemented so that the G object itself is
     /// never a reference to it for the leak scan (see LeakDetection.swift). 0 when it parked on nothing.
-    @exclusivity(unchecked) var waitTarget: UInt = 0
+    var waitTarget: UInt = 0
     /// `runCount` when the leak scan found this goroutine leaked; it stays leaked while it has not run since.
-    @exclusivity(unchecked) var leakedAtRun: UInt64 = .max
-    @exclusivity(unchecked) var stack: GoroutineStack
-    @exclusivity(unchecked) var body: (@Sendable () throws -> Void)?
-    @exclusivity(unchecked) var parentID: Int64 = 0
+    var leakedAtRun: UInt64 = .max
+    var stack: GoroutineStack
+    var body: (@Sendable () throws -> Void)?
+    var parentID: Int64 = 0
     /// Return address in the function that spawned this goroutine (for "created by").
-    @exclusivity(unchecked) var creatorPC: UInt = 0
+    var creatorPC: UInt = 0
     /// Goroutine labels (profiling); inherited from the parent at spawn.
-    @exclusivity(unchecked) var labels: GoroutineLabelSet?
+    var labels: GoroutineLabelSet?
     /// Set by LockOSThread: this goroutine only runs on that M.
     @Unretained var lockedM: M?
     /// The M running it, while running or in a blocking call.
@@ -44,22 +40,22 @@ final class G: @unchecked Sendable {
     let profiledGeneration = Atomic<UInt64>(0)
     /// Counts the times this goroutine was switched in; a parked goroutine's stack cannot change until it
     /// runs again, so a walk made at the same count is still valid.
-    @exclusivity(unchecked) var runCount: UInt64 = 0
+    var runCount: UInt64 = 0
     /// When this goroutine last became runnable (ns), for one transition in eight; 0 otherwise
     /// (see SchedulingLatency.swift).
-    @exclusivity(unchecked) var runnableSince: Int64 = 0
+    var runnableSince: Int64 = 0
     /// The last stack walked while parked, valid while `cachedStackRunCount == runCount`.
-    @exclusivity(unchecked) var cachedStack: [UInt] = []
-    @exclusivity(unchecked) var cachedStackRunCount: UInt64 = .max
-    @exclusivity(unchecked) var cachedStackDepth = 0
+    var cachedStack: [UInt] = []
+    var cachedStackRunCount: UInt64 = .max
+    var cachedStackDepth = 0
     /// Frame pointer of `blockingCall`, so goroutines in blocking calls can be walked from there.
-    @exclusivity(unchecked) var syscallFP: UInt = 0
+    var syscallFP: UInt = 0
     /// When the blocking call started (ns), for sysmon's retake decision and dumps.
-    @exclusivity(unchecked) var syscallSince: Int64 = 0
+    var syscallSince: Int64 = 0
     /// A timer the scheduler reuses for `sleep`, allocated on first use.
-    @exclusivity(unchecked) var sleepTimer: RuntimeTimer?
+    var sleepTimer: RuntimeTimer?
     /// Set while the goroutine blocks a plain thread's call (`runBlocking`): signalled at exit.
-    @exclusivity(unchecked) var completion: UnsafeMutablePointer<gr_note>?
+    var completion: UnsafeMutablePointer<gr_note>?
 
     var status: GoroutineStatus {
         get { GoroutineStatus(rawValue: statusWord.load(ordering: .acquiring)) ?? .idle }

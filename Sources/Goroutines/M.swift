@@ -21,37 +21,28 @@ final class M: @unchecked Sendable {
     /// The scheduler loop's saved registers while a goroutine runs on this thread.
     let g0Context: UnsafeMutablePointer<gr_context>
     let note: UnsafeMutablePointer<gr_note>
-    /// The goroutine running on this M (unretained, unchecked: read on every switch; see G's comment).
-    var curG: G? {
-        @inline(__always) get { curGRef?.takeUnretainedValue() }
-        @inline(__always) set { curGRef = newValue.map { Unmanaged.passUnretained($0) } }
-    }
-    @exclusivity(unchecked) private var curGRef: Unmanaged<G>?
+    @Unretained var curG: G?
     /// Mirror of curG's id for snapshots from other threads (0 = none).
     let curGID = Atomic<Int64>(0)
-    var p: P? {
-        @inline(__always) get { pRef?.takeUnretainedValue() }
-        @inline(__always) set { pRef = newValue.map { Unmanaged.passUnretained($0) } }
-    }
-    @exclusivity(unchecked) private var pRef: Unmanaged<P>?
+    @Unretained var p: P?
     /// Mirror of p's id for snapshots (-1 = none).
     let pID = Atomic<Int>(-1)
     /// A P handed to this M while it slept (set under the scheduler lock).
     @Unretained var nextP: P?
     /// The P this M held when its goroutine entered a blocking call.
     @Unretained var oldP: P?
-    @exclusivity(unchecked) var spinning = false
+    var spinning = false
     let spinningFlag = Atomic<Bool>(false)
     /// Sleeping in the idle list.
     let blocked = Atomic<Bool>(false)
     @Unretained var lockedG: G?
     let lockedGID = Atomic<Int64>(0)
-    @exclusivity(unchecked) var pending = AfterSwitch.none
+    var pending = AfterSwitch.none
     /// The goroutine findRunnable returned came from `runnext` (it runs in the current time slice).
-    @exclusivity(unchecked) var inheritTime = false
-    @exclusivity(unchecked) var tid: Int32 = 0
+    var inheritTime = false
+    var tid: Int32 = 0
     /// Return addresses of the code that caused this thread's creation (threadcreate profile).
-    @exclusivity(unchecked) var creationStack: [UInt] = []
+    var creationStack: [UInt] = []
     /// sysmon and other runtime threads that never run goroutines.
     let isSystem: Bool
     /// xorshift state for choosing steal victims (no syscall, unlike the system generator).

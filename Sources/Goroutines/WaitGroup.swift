@@ -5,9 +5,8 @@ import CStackSwitch
 /// threads (blocks the thread).
 public final class WaitGroup: @unchecked Sendable {
     private let lock = RuntimeLock()
-    // Guarded by `lock`; Swift's dynamic access tracking on them only added cost to every add and wait.
-    @exclusivity(unchecked) private var counter = 0
-    @exclusivity(unchecked) private var waiters: [Waiter] = []
+    private var counter = 0
+    private var waiters: [Waiter] = []
 
     /// A wait group with a zero count.
     public init() {}

@@ -39,10 +39,8 @@ let package = Package(
             name: "Goroutines",
             dependencies: ["CStackSwitch", "CSampling", "Symbolication"],
             // Generic hot paths (Channel<Element>, select) specialize in the caller's module only when
-            // their bodies are available across modules. The runtime's class state is owned by protocol
-            // (P sections, scan locks, run-queue hand-off), not by Swift access scopes: dynamic exclusivity
-            // checks on it were a third of the instructions of a spawn (callgrind), so they are off here.
-            swiftSettings: framePointersSwift + [.unsafeFlags(["-cross-module-optimization", "-enforce-exclusivity=unchecked"])]
+            // their bodies are available across modules.
+            swiftSettings: framePointersSwift + [.unsafeFlags(["-cross-module-optimization"])]
         ),
         .target(
             name: "Profiling",

@@ -20,7 +20,7 @@ print("| benchmark | metric | Swift | Go 1.27 | Swift/Go |")
 print("|---|---|---|---|---|")
 for name in rows:
     for metric in ("ns_per_op", "wall_ms", "lag_p50_us", "lag_p99_us", "lag_mean_us", "lag_max_us",
-                   "rss_per_goroutine_bytes", "rss_per_conn_bytes", "threads", "mib_per_s", "peak_rss_kib"):
+                   "rss_per_goroutine_bytes", "rss_per_conn_bytes", "threads", "mib_per_s", "peak_rss_kib", "rss_after_release_kib"):
         values = rows[name].get(metric)
         if not values or "swift" not in values or "go" not in values:
             continue

@@ -19,3 +19,9 @@ int gr_stack_guard(void *addr, size_t len, bool allow_mprotect) {
 }
 
 
+
+void gr_stack_release(void *addr, size_t len) {
+    // DONTNEED, not FREE: MADV_FREE pages stay counted in RSS until the kernel needs memory, so a pool of
+    // idle stacks would still look (and, for the OOM killer, be) resident.
+    (void)madvise(addr, len, MADV_DONTNEED);
+}

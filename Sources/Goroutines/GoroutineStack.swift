@@ -8,6 +8,11 @@ struct GoroutineStack {
     var high: UInt
 
     var size: Int { Int(high - low) }
+
+    /// A G that has not run yet has no stack: it gets one when it first runs (`Scheduler.execute`), so
+    /// goroutines queued faster than they run cost their G and closure only, not a touched stack page.
+    static let none = GoroutineStack(guardLow: 0, low: 0, high: 0)
+    var isNone: Bool { high == 0 }
 }
 
 /// Hands out goroutine stacks carved from large MAP_NORESERVE reservations (pages are committed only when
@@ -85,6 +90,26 @@ final class StackAllocator: @unchecked Sendable {
         defer { lock.unlock() }
         let reserved = UInt64(reservations * Self.stacksPerReservation * stackSize)
         return (reserved - UInt64(fresh.count * stackSize), reserved)
+    }
+
+    /// Returns the pages of dead goroutines' stacks to the kernel, keeping the address ranges (and the
+    /// guards below them) for the goroutines that reuse the Gs. Neighbours in one reservation go in one
+    /// madvise: MADV_DONTNEED leaves MADV_GUARD_INSTALL markers and mprotect guards in place.
+    static func releasePages(_ stacks: [GoroutineStack]) {
+        let sorted = stacks.filter { !$0.isNone }.sorted { $0.low < $1.low }
+        var i = 0
+        while i < sorted.count {
+            var j = i
+            while j + 1 < sorted.count && sorted[j + 1].guardLow == sorted[j].high && sorted[j + 1].guardLow != sorted[j + 1].low {
+                j += 1
+            }
+            gr_stack_release(UnsafeMutableRawPointer(bitPattern: sorted[i].low), Int(sorted[j].high - sorted[i].low))
+            i = j + 1
+        }
+        // Unguarded stacks keep their overflow canary in the lowest word, which now reads zero.
+        for stack in sorted where stack.guardLow == stack.low {
+            UnsafeMutablePointer<UInt>(bitPattern: stack.low)!.pointee = canary
+        }
     }
 
     static func canaryIntact(_ stack: GoroutineStack) -> Bool {

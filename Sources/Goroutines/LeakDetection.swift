@@ -110,8 +110,12 @@ enum LeakDetection {
             var entry = gr_leak_goroutine()
             entry.object = g.opaque
             entry.context = UInt(bitPattern: g.context)
-            entry.stack_lo = g.stack.guardLow
-            entry.stack_hi = g.stack.high
+            // A G that never ran has no stack yet; a stack being given to it right now may read torn.
+            let stack = g.stack
+            if stack.guardLow != 0 && stack.high != 0 {
+                entry.stack_lo = stack.guardLow
+                entry.stack_hi = stack.high
+            }
             entry.kind = UInt32(GR_LEAK_LIVE)
             if g !== me, g.scanLock.compareExchange(expected: false, desired: true, ordering: .acquiring).exchanged {
                 let status = g.status

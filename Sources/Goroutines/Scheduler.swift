@@ -38,6 +38,10 @@ final class Scheduler: @unchecked Sendable {
     @Unretained private var globalTail: G?
     let globalCount = Atomic<Int>(0)
     private var globalFreeGs: [G] = []
+    /// Dead Gs beyond `globalFreeGsKeepingPages` in the global cache: their stacks' pages went back to the
+    /// kernel, so a burst of goroutines does not stay resident after it ends (under `lock`).
+    private var globalFreeGsReleased: [G] = []
+    static let globalFreeGsKeepingPages = 256
 
     // Goroutines
     let allgLock = RuntimeLock()
@@ -316,10 +320,11 @@ final class Scheduler: @unchecked Sendable {
 
     func newGoroutineID() -> Int64 { goidgen.wrappingAdd(1, ordering: .relaxed).newValue }
 
-    /// A G with a stack, from the current P's cache, the global cache, or freshly made.
+    /// A G from the current P's cache or the global cache (with the stack of its last life), or a fresh
+    /// one whose stack comes when it first runs.
     func getG() -> G {
         if let g = takeFreeG() { return g }
-        let g = G(stack: stacks.allocate())
+        let g = G(stack: .none)
         allgLock.lock()
         allGs.append(g)
         allgLock.unlock()
@@ -334,10 +339,10 @@ final class Scheduler: @unchecked Sendable {
         guard let p = m.p else { return globalFreeGs(take: 1) }
         if let g = p.freeGs.popLast() { return g }
         lock.lock()
-        let n = min(globalFreeGs.count, 32)
-        if n > 0 {
-            p.freeGs.append(contentsOf: globalFreeGs.suffix(n))
-            globalFreeGs.removeLast(n)
+        // Stacks with pages first; released ones fault their pages back in as they run.
+        for _ in 0..<32 {
+            guard let g = globalFreeGs.popLast() ?? globalFreeGsReleased.popLast() else { break }
+            p.freeGs.append(g)
         }
         lock.unlock()
         return p.freeGs.popLast()
@@ -346,22 +351,32 @@ final class Scheduler: @unchecked Sendable {
     private func globalFreeGs(take _: Int) -> G? {
         lock.lock()
         defer { lock.unlock() }
-        return globalFreeGs.popLast()
+        return globalFreeGs.popLast() ?? globalFreeGsReleased.popLast()
     }
 
     private func putFreeG(_ g: G, _ p: P?) {
-        if let p {
-            p.freeGs.append(g)
-            if p.freeGs.count < 64 { return }
-            lock.lock()
-            globalFreeGs.append(contentsOf: p.freeGs.suffix(32))
-            lock.unlock()
-            p.freeGs.removeLast(32)
-        } else {
-            lock.lock()
-            globalFreeGs.append(g)
-            lock.unlock()
+        guard let p else {
+            putGlobalFreeGs(CollectionOfOne(g))
+            return
         }
+        p.freeGs.append(g)
+        if p.freeGs.count < 64 { return }
+        putGlobalFreeGs(p.freeGs.suffix(32))
+        p.freeGs.removeLast(32)
+    }
+
+    /// Moves dead Gs to the global cache; past `globalFreeGsKeepingPages` their stack pages are released
+    /// first (outside the lock; one madvise per run of neighbouring stacks).
+    private func putGlobalFreeGs<C: Collection<G>>(_ gs: C) {
+        lock.lock()
+        let keep = globalFreeGs.count < Self.globalFreeGsKeepingPages
+        if keep { globalFreeGs.append(contentsOf: gs) }
+        lock.unlock()
+        if keep { return }
+        StackAllocator.releasePages(gs.map(\.stack))
+        lock.lock()
+        globalFreeGsReleased.append(contentsOf: gs)
+        lock.unlock()
     }
 
     /// Copy of the registered goroutines (dead ones included; callers filter by status).
@@ -387,7 +402,8 @@ final class Scheduler: @unchecked Sendable {
         g.creatorPC = creatorPC
         g.labels = parent?.labels
         g.waitReason = .zero
-        gr_context_make(g.context, g.stack.high, goroutineEntry, UnsafeMutableRawPointer(bitPattern: g.opaque))
+        // A fresh G keeps its zeroed context (walks see a goroutine that never ran) until `execute`.
+        if !g.stack.isNone { makeEntryContext(g) }
         g.exclusivity.update(repeating: 0, count: G.exclusivityStateSize)
         g.cachedStackRunCount = .max
         g.cachedStack = []
@@ -395,6 +411,11 @@ final class Scheduler: @unchecked Sendable {
         g.profiledGeneration.store(goroutineProfiles.generation.load(ordering: .acquiring), ordering: .relaxed)
         liveGoroutines.wrappingAdd(1, ordering: .relaxed)
         ready(g, next: true)
+    }
+
+    /// Sets `g` up to enter `goroutineEntry` at the top of its stack.
+    private func makeEntryContext(_ g: G) {
+        gr_context_make(g.context, g.stack.high, goroutineEntry, UnsafeMutableRawPointer(bitPattern: g.opaque))
     }
 
     // MARK: switching
@@ -414,6 +435,10 @@ final class Scheduler: @unchecked Sendable {
         m.curG = g
         m.curGID.store(g.id, ordering: .relaxed)
         g.status = .running
+        if g.stack.isNone {
+            g.stack = stacks.allocate()
+            makeEntryContext(g)
+        }
         gr_tls_set_goroutine_stack(g.stack.low, g.stack.high, g.stack.guardLow)
         gr_heap_set_stack_bounds(g.stack.low, g.stack.high)
         gr_tls_set_goroutine_word(UInt(bitPattern: g.labels.map { Unmanaged.passUnretained($0).toOpaque() }))

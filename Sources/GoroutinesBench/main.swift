@@ -1,4 +1,5 @@
 import Goroutines
+import Profiling
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -45,5 +46,13 @@ guard let bench = benchmarks[name] else {
     exit(name == "help" ? 0 : 64)
 }
 Go.main {
+    // GOROUTINES_BENCH_CPU_PROFILE=path: a CPU profile of the run (our own profiler), for `go tool pprof`.
+    let profilePath = getenv("GOROUTINES_BENCH_CPU_PROFILE").map { String(cString: $0) }
+    let recording = try profilePath.map { _ in try CPUProfiler.start(rate: 1000) }
     for result in bench() { print(result.json) }
+    if let recording, let profilePath, let file = fopen(profilePath, "w") {
+        let bytes = try recording.stop().render(.gzippedProto)
+        fwrite(bytes, 1, bytes.count, file)
+        fclose(file)
+    }
 }

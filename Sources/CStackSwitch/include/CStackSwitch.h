@@ -48,6 +48,9 @@ void *gr_stack_reserve(size_t bytes);
 /// Makes [addr, addr+len) a guard region. Returns 1 for a VMA-free guard (MADV_GUARD_INSTALL),
 /// 2 for an mprotect guard (costs VMAs), 0 on failure.
 int gr_stack_guard(void *addr, size_t len, bool allow_mprotect);
+/// Gives the pages of [addr, addr+len) back to the kernel (MADV_DONTNEED): they read as zero and are
+/// committed again on the next touch. Guard regions outside the range are untouched.
+void gr_stack_release(void *addr, size_t len);
 
 // ---- Thread-local slots (ThreadLocal.c) ----
 // Accessors are out-of-line on purpose: a goroutine may resume on another thread, so no caller may keep

@@ -25,7 +25,13 @@ func fib(n int) int {
 
 var sink int
 
-func peakRSSKiB() int {
+// peakRSSKiB is VmHWM from /proc/self/status.
+func peakRSSKiB() int { return procStatusKiB("VmHWM:") }
+
+// currentRSSKiB is VmRSS: what is resident now (after a burst, shows whether memory went back).
+func currentRSSKiB() int { return procStatusKiB("VmRSS:") }
+
+func procStatusKiB(field string) int {
 	f, err := os.Open("/proc/self/status")
 	if err != nil {
 		return 0
@@ -33,7 +39,7 @@ func peakRSSKiB() int {
 	defer f.Close()
 	s := bufio.NewScanner(f)
 	for s.Scan() {
-		if strings.HasPrefix(s.Text(), "VmHWM:") {
+		if strings.HasPrefix(s.Text(), field) {
 			n, _ := strconv.Atoi(strings.Fields(s.Text())[1])
 			return n
 		}
@@ -114,9 +120,11 @@ func parked(n int) {
 	gate.Done()
 	exited.Wait()
 	released := time.Now()
+	rssReleased := currentRSSKiB()
 	emit(fmt.Sprintf("parked_create_x%d", n), n, created.Sub(start),
 		map[string]float64{"rss_parked_kib": float64(rss), "rss_per_goroutine_bytes": float64(rss*1024) / float64(n)})
-	emit(fmt.Sprintf("parked_release_x%d", n), n, released.Sub(created), nil)
+	emit(fmt.Sprintf("parked_release_x%d", n), n, released.Sub(created),
+		map[string]float64{"rss_after_release_kib": float64(rssReleased)})
 }
 
 func goschedPing(n int) {

@@ -22,7 +22,11 @@ final class P: @unchecked Sendable {
     /// Runnable-to-running delays of goroutines this P started (written by its M only).
     let schedulingLatency = SchedulingLatencyHistogram()
     /// Dead Gs with their stacks, for cheap spawns (owner only).
-    var freeGs: [G] = []
+    var freeGs: [G] = [] {
+        didSet { freeGCount.store(freeGs.count, ordering: .relaxed) }
+    }
+    /// `freeGs.count` for readers that are not the owner (snapshots, schedtrace).
+    let freeGCount = Atomic<Int>(0)
     /// sysmon's view of syscalltick, to detect long blocking calls.
     var sysmonSyscallWatch = TickWatch()
     /// sysmon's view of schedtick + syscalltick, to notice a goroutine that has held this P for a long time.

@@ -151,7 +151,7 @@ public enum RuntimeSnapshot {
             return ProcessorSnapshot(
                 id: i, status: p.statusWord.load(ordering: .relaxed), schedtick: p.schedtick.load(ordering: .relaxed),
                 syscalltick: p.syscalltick.load(ordering: .relaxed), threadID: holders[i], runQueueLength: p.runq.count,
-                freeGoroutines: p.freeGs.count, timers: p.timers.count.load(ordering: .relaxed))
+                freeGoroutines: p.freeGCount.load(ordering: .relaxed), timers: p.timers.count.load(ordering: .relaxed))
         }
     }
 

@@ -41,8 +41,8 @@ import Glibc
 // Signal safety, the trade-off: the process is dying, so after capturing the faulting stack with the
 // signal-safe frame-pointer walker (from the signal's saved registers, on the alternate signal stack)
 // the report is written with the ordinary symbolizer, which allocates and takes locks. A fault inside
-// malloc or the symbolizer could therefore hang the report: a 10-second alarm ends the process then
-// (killed by SIGALRM instead of exit status 2). Other threads keep running while the report prints,
+// malloc or the symbolizer could therefore hang the report: a 10-second watchdog then prints the signal
+// line without allocating and exits with status 2 (TrapWatchdog.c). Other threads keep running while the report prints,
 // exactly as Go's other Ms do until `exit(2)`.
 
 func installTrapHandlers() {
@@ -53,9 +53,8 @@ func installTrapHandlers() {
 private let reportTrap: @convention(c) (Int32, Int32, UInt, UInt, UInt, UInt) -> Void = { sig, code, addr, rip, rbp, rsp in
     let m = M.current
     guard m != nil || Scheduler.shared.ownsProcess.load(ordering: .relaxed) else { return }   // not ours: chain
+    gr_trap_watchdog_arm(sig, code, addr, rip)   // before anything that can block
     beginDying()
-    signal(SIGALRM, SIG_DFL)
-    alarm(10)
     TrapReport(sig: sig, code: code, addr: addr, rip: rip, rbp: rbp, rsp: rsp, g: m?.curG).printAndExit()
 }
 

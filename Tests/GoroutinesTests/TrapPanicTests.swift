@@ -81,6 +81,15 @@ final class TrapPanicTests: XCTestCase {
             "goroutine 1 \\[running\\]:\nGoroutinesScenarios.faultWildAddress\\(_:\\)\\(\\)\n\t[^\n]*TrapScenarios.swift:\(faultLine) \\+0x[0-9a-f]+\n.*")
     }
 
+    /// A report that cannot finish (here: another thread holds stdout's lock, which the dying process
+    /// flushes) still ends with the signal line and Go's exit status after 10 s, not a silent SIGALRM.
+    func testAReportThatHangsEndsWithTheSignalLineAndStatusTwo() throws {
+        let r = try ScenarioProcess.run("trap-report-blocked", timeout: 60)
+        XCTAssertEqual(r.status, 2, r.stderr)
+        XCTAssertMatches(r.stderr, #"fatal error: unexpected signal; the goroutine report did not finish within 10 s [^\n]*\n"# +
+            #"\[signal SIGSEGV: segmentation violation code=0x1 addr=0xdead0028 pc=0x[0-9a-f]+\]\n"#)
+    }
+
     func testFaultOnAThreadThatIsNotAGoroutineGetsAThreadSection() throws {
         let r = try ScenarioProcess.run("trap-thread")
         XCTAssertEqual(r.status, 2)

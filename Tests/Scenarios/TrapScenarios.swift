@@ -82,6 +82,21 @@ let trapScenarios: [String: @Sendable () throws -> Void] = [
         wg.wait()
     },
     "throw-main": { trapSink = try throwingWorker(trapInput) },
+    // The report cannot finish: another thread holds the lock of an open stream, which the dying
+    // process flushes (fflush of every stream).
+    "trap-report-blocked": {
+        let stream = fdopen(dup(1), "w")!
+        var thread = pthread_t()
+        pthread_create(&thread, nil, { stream in
+            flockfile(stream!.assumingMemoryBound(to: FILE.self))
+            while true { sleep(60) }
+        }, UnsafeMutableRawPointer(stream))
+        while ftrylockfile(stream) == 0 {
+            funlockfile(stream)
+            usleep(1000)
+        }
+        trapSink = faultWildAddress(trapInput)
+    },
     // A plain thread (not a goroutine) faults while Go.main owns the process.
     "trap-thread": {
         var thread = pthread_t()

@@ -120,6 +120,9 @@ void gr_install_overflow_handler(gr_overflow_reporter reporter);
 typedef void (*gr_trap_reporter)(int sig, int code, uintptr_t fault_addr, uintptr_t rip, uintptr_t rbp, uintptr_t rsp);
 /// Installs the SIGILL/SIGTRAP/SIGFPE handlers once and routes non-overflow SIGSEGV/SIGBUS to `reporter`.
 void gr_install_trap_handler(gr_trap_reporter reporter);
+/// Bounds a trap report: if the process is still alive 10 s later, SIGALRM prints the signal line
+/// without allocating and exits with status 2 (TrapWatchdog.c).
+void gr_trap_watchdog_arm(int sig, int code, uintptr_t fault_addr, uintptr_t pc);
 /// Gives the calling thread an alternate signal stack (so the handler can run when a stack is exhausted).
 void gr_thread_setup_signal_stack(void);
 

@@ -178,10 +178,12 @@ final class Scheduler: @unchecked Sendable {
             procsCreated.store(n, ordering: .releasing)
         }
         gomaxprocs.store(n, ordering: .releasing)
-        // Highest id first, so that popping hands out P0 first (the main thread gets P0, as in Go).
-        for i in (0..<n).reversed() where self.p(i).status == .dead || (i >= old && self.p(i).m == nil && self.p(i).status == .idle) {
-            let p = self.p(i)
-            if !idlePs.contains(where: { $0 === p }) { pidleput(p) }
+        // Highest id first, so that popping hands out P0 first (the main thread gets P0, as in Go). Only
+        // Ps nobody holds become idle: new ones and fully retired (dead) ones. A P that is idle but not in
+        // the list is in someone's hands (being retired, or handed to a waking M): that owner puts it
+        // back, and putting it here too would give it two owners.
+        for i in (0..<n).reversed() where i >= created || self.p(i).status == .dead {
+            pidleput(self.p(i))
         }
         if n < old {
             idlePs.removeAll { p in

@@ -1,4 +1,5 @@
 import XCTest
+import Synchronization
 @testable import Goroutines
 
 /// GOMAXPROCS changing while goroutines are readied from a plain thread: a spinning M whose P is retired
@@ -25,5 +26,44 @@ final class GOMAXPROCSResizeTests: XCTestCase {
             completed += 1
         }
         XCTAssertEqual(completed, 2_000)
+    }
+
+    /// Growing GOMAXPROCS while an M is halfway through retiring its P (released, not yet back in the idle
+    /// list) used to put that P in the idle list twice: `idleprocs` exceeded `gomaxprocs`, two Ms later ran
+    /// the same P, and goroutines were lost (Go's TestLongAdjustTimers hung after TestAfterFuncStarvation).
+    func testGrowingWhileAPIsBeingRetiredNeverListsItTwice() throws {
+        let old = Go.maxProcs
+        defer { Go.setMaxProcs(old) }
+        Go.setMaxProcs(2)
+        let stop = Atomic<Bool>(false)
+        let c = Channel<Int>()
+        let wg = WaitGroup()
+        wg.add(2)
+        go {
+            while !stop.load(ordering: .relaxed) { c.send(1) }
+            c.close()
+            wg.done()
+        }
+        go {
+            for _ in c {}
+            wg.done()
+        }
+        var worst = 0
+        for _ in 0..<3_000 {
+            Go.setMaxProcs(1)
+            Go.setMaxProcs(2)
+            worst = max(worst, RuntimeSnapshot.summary().idleProcs)
+        }
+        stop.store(true, ordering: .relaxed)
+        wg.wait()
+        XCTAssertLessThanOrEqual(worst, 2, "a P was listed idle twice")
+        // Quiescent: both Ps idle, each once.
+        var idle = 0
+        for _ in 0..<200 {
+            idle = RuntimeSnapshot.summary().idleProcs
+            if idle == 2 { break }
+            usleep(5_000)
+        }
+        XCTAssertEqual(idle, 2)
     }
 }

@@ -10,8 +10,16 @@ enum PStatus: UInt32 {
 final class P: @unchecked Sendable {
     let id: Int
     let statusWord = Atomic<UInt32>(PStatus.idle.rawValue)
-    /// The M holding this P (nil when idle).
-    @Unretained var m: M?
+    /// The M holding this P (nil when idle). Atomic: sysmon reads it without the scheduler's lock (and
+    /// holders change without it); unretained, as Ms live for the whole process.
+    private let mWord = Atomic<UInt>(0)
+    var m: M? {
+        get {
+            let word = mWord.load(ordering: .acquiring)
+            return word == 0 ? nil : Unmanaged<M>.fromOpaque(UnsafeRawPointer(bitPattern: word)!).takeUnretainedValue()
+        }
+        set { mWord.store(newValue.map { UInt(bitPattern: Unmanaged.passUnretained($0).toOpaque()) } ?? 0, ordering: .releasing) }
+    }
     let runq = RunQueue()
     /// A goroutine readied by this P's current goroutine, run next (inheriting the time slice), so
     /// ping-pong between two goroutines never goes through the queue or another thread.

@@ -21,8 +21,10 @@ extension Scheduler {
         let p = target ?? M.current?.p ?? p(0)
         p.timers.lock.lock()
         p.timers.insert(t)
+        // Read under the lock: once it is released the timer may fire and its goroutine re-arm it.
+        let when = t.when
         p.timers.lock.unlock()
-        if t.when < timedSleeperDeadlineMirror.load(ordering: .relaxed) { notifyTimer(t.when) }
+        if when < timedSleeperDeadlineMirror.load(ordering: .relaxed) { notifyTimer(when) }
     }
 
     /// Removes an armed timer. Returns true if it was armed (so it will not fire).

@@ -5,7 +5,15 @@ import Synchronization
 /// with their stacks after the goroutine exits, as Go does, so run queues can hold unretained pointers.
 final class G: @unchecked Sendable {
     /// 1 is the main goroutine; every spawn (including a reused G) takes a fresh id.
-    var id: Int64 = 0
+    var id: Int64 {
+        get { idWord.load(ordering: .relaxed) }
+        set { idWord.store(newValue, ordering: .relaxed) }
+    }
+    // id, parentID and creatorPC are atomic words (plain moves on x86-64): profiles read them from
+    // goroutines that another thread is running, or relaunching, at that moment.
+    private let idWord = Atomic<Int64>(0)
+    private let parentIDWord = Atomic<Int64>(0)
+    private let creatorPCWord = Atomic<UInt>(0)
     /// Saved registers while not running: the goroutine's truth for dumps and profiles.
     let context: UnsafeMutablePointer<gr_context>
     /// Swift's dynamic-exclusivity access set of this goroutine while it is switched out (two words).
@@ -21,11 +29,41 @@ final class G: @unchecked Sendable {
     var leakedAtRun: UInt64 = .max
     var stack: GoroutineStack
     var body: (@Sendable () throws -> Void)?
-    var parentID: Int64 = 0
+    var parentID: Int64 {
+        get { parentIDWord.load(ordering: .relaxed) }
+        set { parentIDWord.store(newValue, ordering: .relaxed) }
+    }
     /// Return address in the function that spawned this goroutine (for "created by").
-    var creatorPC: UInt = 0
-    /// Goroutine labels (profiling); inherited from the parent at spawn.
-    var labels: GoroutineLabelSet?
+    var creatorPC: UInt {
+        get { creatorPCWord.load(ordering: .relaxed) }
+        set { creatorPCWord.store(newValue, ordering: .relaxed) }
+    }
+    /// Goroutine labels (profiling); inherited from the parent at spawn. Written only by the goroutine
+    /// itself (or its spawner before it can run), so its own reads need no lock; writes and reads from
+    /// other threads (`labelsForSnapshot`) take `labelsLock`, since a snapshot may read a running
+    /// goroutine's set while it replaces or drops it.
+    var labels: GoroutineLabelSet? {
+        get { labelStorage }
+        set {
+            if newValue == nil && labelStorage == nil { return }   // the common case: no labels, no lock
+            lockLabels()
+            labelStorage = newValue
+            labelsLock.store(false, ordering: .releasing)
+        }
+    }
+    private var labelStorage: GoroutineLabelSet?
+    private let labelsLock = Atomic<Bool>(false)
+
+    /// `labels`, read from another thread.
+    func labelsForSnapshot() -> GoroutineLabelSet? {
+        lockLabels()
+        defer { labelsLock.store(false, ordering: .releasing) }
+        return labelStorage
+    }
+
+    private func lockLabels() {
+        while !labelsLock.compareExchange(expected: false, desired: true, ordering: .acquiring).exchanged { gr_cpu_relax() }
+    }
     /// Set by LockOSThread: this goroutine only runs on that M.
     @Unretained var lockedM: M?
     /// The M running it, while running or in a blocking call.

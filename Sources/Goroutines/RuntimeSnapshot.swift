@@ -120,7 +120,7 @@ public enum RuntimeSnapshot {
         return GoroutineSnapshot(
             id: g.id, status: status, waitReason: status == .waiting ? g.waitReason : .zero,
             waitDuration: .nanoseconds(waited), stack: [], creatorPC: g.creatorPC, parentID: g.parentID,
-            labels: g.labels?.labels ?? [], lockedToThread: g.lockedM != nil, isCurrent: isCurrent,
+            labels: g.labelsForSnapshot()?.labels ?? [], lockedToThread: g.lockedM != nil, isCurrent: isCurrent,
             isLeaked: status == .waiting && LeakDetection.isMarkedLeaked(g))
     }
 

@@ -16,7 +16,16 @@ final class RuntimeTimer: @unchecked Sendable, ParkCommit {
     var period: Int64 = 0
     var action: TimerAction
     fileprivate(set) var heapIndex = -1
-    fileprivate(set) var heap: TimerHeap?
+    /// The heap holding this timer (nil when not armed). An atomic, unretained word: `cancelTimer` reads
+    /// it without any lock to learn which heap's lock to take, and heaps live as long as their P.
+    fileprivate(set) var heap: TimerHeap? {
+        get {
+            let word = heapWord.load(ordering: .acquiring)
+            return word == 0 ? nil : Unmanaged<TimerHeap>.fromOpaque(UnsafeRawPointer(bitPattern: word)!).takeUnretainedValue()
+        }
+        set { heapWord.store(newValue.map { UInt(bitPattern: Unmanaged.passUnretained($0).toOpaque()) } ?? 0, ordering: .releasing) }
+    }
+    private let heapWord = Atomic<UInt>(0)
 
     init(action: TimerAction) { self.action = action }
 

@@ -306,12 +306,14 @@ final class GoProcTests: XCTestCase, @unchecked Sendable {
             withMaxProcs(1) {
                 let stop = AtomicInt()
                 let count = [AtomicInt(), AtomicInt(), AtomicInt()]
-                let sink = Shared<[[UInt8]]>([[], [], []])
+                // One sink per goroutine: displaced, a hog keeps running beside the next goroutine, so
+                // slots of one shared array would be a data race.
+                let sinks = [Shared<[UInt8]>([]), Shared<[UInt8]>([]), Shared<[UInt8]>([])]
                 let wg = WaitGroup()
                 for i in 0..<3 {
                     wg.go {
                         while stop.value == 0 {
-                            sink.value[i] = [UInt8](repeating: 0, count: 1024)
+                            sinks[i].value = [UInt8](repeating: 0, count: 1024)
                             count[i].add(1)
                         }
                     }

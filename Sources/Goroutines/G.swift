@@ -19,9 +19,19 @@ final class G: @unchecked Sendable {
     /// Swift's dynamic-exclusivity access set of this goroutine while it is switched out (two words).
     let exclusivity: UnsafeMutablePointer<CChar>
     let statusWord = Atomic<UInt32>(GoroutineStatus.idle.rawValue)
-    var waitReason = WaitReason.zero
+    /// Why it waits. This and `waitSince` are atomic words (plain moves on x86-64): a waker readies a
+    /// goroutine while a snapshot that pinned it reads them.
+    var waitReason: WaitReason {
+        get { WaitReason(rawValue: waitReasonWord.load(ordering: .relaxed)) ?? .zero }
+        set { waitReasonWord.store(newValue.rawValue, ordering: .relaxed) }
+    }
+    private let waitReasonWord = Atomic<UInt8>(WaitReason.zero.rawValue)
     /// Monotonic ns when the current wait began (coarse clock).
-    var waitSince: Int64 = 0
+    var waitSince: Int64 {
+        get { waitSinceWord.load(ordering: .relaxed) }
+        set { waitSinceWord.store(newValue, ordering: .relaxed) }
+    }
+    private let waitSinceWord = Atomic<Int64>(0)
     /// The object this goroutine parked on (its `ParkCommit`), complemented so that the G object itself is
     /// never a reference to it for the leak scan (see LeakDetection.swift). 0 when it parked on nothing.
     var waitTarget: UInt = 0

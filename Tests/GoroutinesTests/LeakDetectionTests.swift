@@ -8,8 +8,9 @@ final class LeakDetectionTests: XCTestCase {
     let leaking: Set<String> = ["leak-chan1", "leak-chan2", "leak-chan3", "leak-select", "leak-cond", "leak-wg",
                                 "leak-mutex", "leak-chain-recv", "leak-chain-wg", "leak-nilchan"]
     /// The ones the scan finds in every run; a conservative scan may miss a leak whose primitive's address
-    /// lingers in stale memory (stdio buffers, dead stack slots), never the other way round.
-    let alwaysFound: Set<String> = ["leak-chan1", "leak-chan2", "leak-chan3", "leak-wg", "leak-mutex",
+    /// lingers in stale memory (stdio buffers, dead stack slots), never the other way round. `leak-chan3`'s
+    /// channel is the spawning loop's last value and was seen kept alive that way (1 run in 18).
+    let alwaysFound: Set<String> = ["leak-chan1", "leak-chan2", "leak-wg", "leak-mutex",
                                     "leak-chain-recv", "leak-chain-wg", "leak-nilchan"]
 
     private func value(_ key: String, in text: String) -> String? {
@@ -57,6 +58,14 @@ final class LeakDetectionTests: XCTestCase {
             let text = "\(error)"
             XCTAssertTrue(text.hasPrefix("found unexpected goroutines:\n"), text)
             XCTAssertTrue(text.contains(" [chan receive]:\n"), "the still-reachable waiter is alive, not leaked: \(text)")
+            if text.contains("(leaked)") {
+                // Seen once in CI, not reproduced since: scan again with the scanner's own explanation
+                // (where every reference to the channel was found, or not) on stderr.
+                setenv("GOROUTINES_LEAK_DEBUG", "1", 1)
+                _ = Go.leakCheck(ignoring: [baseline], retryFor: .zero)
+                unsetenv("GOROUTINES_LEAK_DEBUG")
+                print("leak scan explanation printed above; channel at \(ObjectIdentifier(release))")
+            }
             XCTAssertTrue(text.contains("LeakDetectionTests"), "its frames name the test: \(text)")
         }
         // Ignoring it by function passes.

@@ -1,3 +1,4 @@
+import Synchronization
 import Goroutines
 import Profiling
 #if canImport(Glibc)
@@ -101,14 +102,14 @@ final class ThreadBody: @unchecked Sendable {
 }
 
 /// Set once the plain thread holds its channel.
-nonisolated(unsafe) var threadStarted = false
+let threadStarted = Atomic<Bool>(false)
 
 func startThreadHolding(_ channel: Channel<Int>) {
     let box = Unmanaged.passRetained(ThreadBody(channel)).toOpaque()
     var thread = pthread_t()
     let rc = pthread_create(&thread, nil, { raw in
         let body = Unmanaged<ThreadBody>.fromOpaque(raw!).takeRetainedValue()
-        threadStarted = true
+        threadStarted.store(true, ordering: .releasing)
         while true {
             // The leak scan's stop signal interrupts sleep: only a full hour sends.
             if sleep(3600) == 0 { body.channel.send(1) }
@@ -123,7 +124,7 @@ func waitUntilParked(_ count: Int) {
         let parked = RuntimeSnapshot.goroutines(withStacks: false).filter { g in
             g.labels.contains { $0.key == "case" } && g.status == .waiting
         }
-        if parked.count >= count && threadStarted { return }
+        if parked.count >= count && threadStarted.load(ordering: .acquiring) { return }
         Go.sleep(for: .milliseconds(1))
     }
 }

@@ -3,6 +3,9 @@
 # default, with RSS and open descriptors recorded every minute and their slope after warm-up.
 #
 #   scripts/soak.sh MINUTES [WARMUP_MINUTES]     (warm-up default: a third of the run, at least 2)
+#   SOAK_TARGET=serving scripts/soak.sh MINUTES  scrape Tests/ServingBench instead of the demo: 10,000
+#                                                parked goroutines and nothing else, so any growth is the
+#                                                debug server's and the profiles' own
 #
 # Parca: every 10 s allocs, block, goroutine, mutex and profile?seconds=10 (deadline 13 s).
 # Alloy: every 15 s allocs, block, goroutine, mutex and profile?seconds=14 (deadline 24 s).
@@ -21,13 +24,24 @@ out=.build/soak
 mkdir -p "$out"
 rm -f "$out"/statuses "$out"/samples.tsv
 
-swift build --product goroutines-demo 2>&1 | grep -E "error|Build complete" || true
-demo=.build/debug/goroutines-demo
-[ -x "$demo" ] || { echo "no demo binary" >&2; exit 1; }
+case "${SOAK_TARGET:-demo}" in
+    demo) product=goroutines-demo ;;
+    serving) product=ServingBench ;;
+    *) echo "SOAK_TARGET is demo or serving" >&2; exit 2 ;;
+esac
+swift build --product "$product" 2>&1 | grep -E "error|Build complete" || true
+demo=.build/debug/$product
+[ -x "$demo" ] || { echo "no $product binary" >&2; exit 1; }
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-"$demo" --addr "127.0.0.1:$port" >"$out/demo.log" 2>&1 &
+# start ADDRESS LOG: the demo takes --addr, ServingBench its address as the first argument.
+start() {
+    if [ "$product" = ServingBench ]; then "$demo" "$1" >"$2" 2>&1 &
+    else "$demo" --addr "$1" >"$2" 2>&1 &
+    fi
+}
+start "127.0.0.1:$port" "$out/demo.log"
 demo_pid=$!
-"$demo" --addr 127.0.0.1:0 >"$out/control.log" 2>&1 &
+start 127.0.0.1:0 "$out/control.log"
 control_pid=$!
 pids=()
 cleanup() {
